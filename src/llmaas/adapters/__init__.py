@@ -1,0 +1,1 @@
+"""Implementations of the ports: the only place I/O libraries appear."""

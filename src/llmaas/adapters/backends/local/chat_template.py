@@ -1,0 +1,123 @@
+"""Turning OpenAI chat messages into the prompt a GGUF model was trained on.
+
+The template is the model's own (``tokenizer.chat_template`` in the GGUF metadata), rendered the way
+Hugging Face renders it. Templates that know nothing of tools (SmolLM2's, for one) get the tool
+definitions and the calling convention in a system message instead, so every chat model can call tools.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from llmaas.openai_schema.chat import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    Message,
+    RefusalPart,
+    TextPart,
+    Tool,
+    ToolMessage,
+)
+
+TOOL_PROMPT = """You can call functions. Their signatures are within <tools></tools> XML tags:
+<tools>
+{tools}
+</tools>
+To call a function, answer only with a JSON object within <tool_call></tool_call> XML tags:
+<tool_call>
+{{"name": <function-name>, "arguments": <args-json-object>}}
+</tool_call>"""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPrompt:
+    text: str
+    stop: tuple[str, ...]
+    adds_bos: bool
+
+
+class ChatTemplate:
+    def __init__(self, template: str, *, eos_token: str, bos_token: str) -> None:
+        self._formatter = Jinja2ChatFormatter(template, eos_token=eos_token, bos_token=bos_token)
+        self._native_tools = "tools" in template
+        self._eos = eos_token
+
+    def render(self, request: ChatCompletionRequest, *, with_tools: bool) -> RenderedPrompt:
+        messages = [to_template_message(m) for m in request.messages]
+        tools = (
+            [t.model_dump(exclude_none=True) for t in request.tools or []] if with_tools else None
+        )
+        if tools and not self._native_tools:
+            messages = _with_tool_prompt(messages, request.tools or [])
+            tools = None
+        result = self._formatter(messages=cast(Any, messages), tools=cast(Any, tools))
+        stops = (
+            result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        )
+        return RenderedPrompt(
+            text=result.prompt,
+            stop=tuple(s for s in stops if s),
+            adds_bos=bool(result.added_special),
+        )
+
+
+def to_template_message(message: Message) -> dict[str, Any]:
+    """The dict shape Hugging Face templates expect: text content, tool calls with dict arguments."""
+    rendered: dict[str, Any] = {"role": message.role, "content": _text_of(message.content)}
+    if isinstance(message, AssistantMessage) and message.tool_calls:
+        rendered["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {
+                    "name": call.function.name,
+                    "arguments": _arguments(call.function.arguments),
+                },
+            }
+            for call in message.tool_calls
+        ]
+    if isinstance(message, ToolMessage):
+        rendered["tool_call_id"] = message.tool_call_id
+    if rendered["role"] == "developer":
+        rendered["role"] = "system"
+    return rendered
+
+
+def _text_of(content: object) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        texts = []
+        for part in content:
+            if isinstance(part, TextPart):
+                texts.append(part.text)
+            elif isinstance(part, RefusalPart):
+                texts.append(part.refusal)
+        return "\n".join(texts)
+    return ""
+
+
+def _arguments(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
+
+
+def _with_tool_prompt(
+    messages: list[dict[str, Any]], tools: Sequence[Tool]
+) -> list[dict[str, Any]]:
+    described = "\n".join(json.dumps(t.model_dump(exclude_none=True)) for t in tools)
+    prompt = TOOL_PROMPT.format(tools=described)
+    if messages and messages[0]["role"] == "system":
+        first = dict(messages[0])
+        first["content"] = f"{first['content']}\n\n{prompt}"
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": prompt}, *messages]

@@ -1,0 +1,362 @@
+"""The embedded chat engine: GGUF models on llama.cpp (llama-cpp-python), on the CPU.
+
+Everything that touches the model runs on the model's worker thread (``ModelWorker``); this module
+plans a request (prompt, sampling, grammar), runs the token loop there, and shapes OpenAI responses.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llama_cpp.llama import Llama
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+from llmaas.adapters.backends.local import chat_responses as responses
+from llmaas.adapters.backends.local.chat_template import ChatTemplate
+from llmaas.adapters.backends.local.generation import Sampling, generate
+from llmaas.adapters.backends.local.tool_calls import forced_call_schema
+from llmaas.adapters.backends.local.weights import Progress, WeightsSource
+from llmaas.adapters.backends.local.worker import Emit, ModelWorker
+from llmaas.adapters.backends.unsupported import NoEmbeddings
+from llmaas.domain.errors import BackendUnavailable, ContextLengthExceeded, InvalidRequest
+from llmaas.openai_schema.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ResponseFormatJsonObject,
+    ResponseFormatJsonSchema,
+)
+from llmaas.openai_schema.completions import Completion, CompletionRequest
+
+COMPLETIONS_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
+
+
+@dataclass(frozen=True, slots=True)
+class LlamaCppOptions:
+    weights: WeightsSource
+    cache_dir: Path
+    context_length: int = 8192
+    threads: int = 2
+    batch_size: int = 512
+    default_temperature: float = 0.7
+    default_top_p: float = 0.8
+    max_output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlan:
+    """Everything decided before the first token: prompt, per-choice sampling and output mode."""
+
+    prompt: list[int]
+    samplings: list[Sampling]
+    mode: responses.OutputMode
+
+
+class LlamaCppBackend(NoEmbeddings):
+    def __init__(self, name: str, options: LlamaCppOptions) -> None:
+        self._name = name
+        self._options = options
+        self._worker = ModelWorker(name)
+        self._model: Llama | None = None
+        self._template: ChatTemplate | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def prepare(self, progress: Progress | None = None) -> Path:
+        """Locate (and if needed reassemble) the weights: slow once, then instant."""
+        return self._options.weights.resolve(self._options.cache_dir, progress)
+
+    async def start(self) -> None:
+        path = self.prepare()
+        self._model = await self._worker.run(lambda: self._load(path))
+        self._template = _template_of(self._model)
+
+    def _load(self, path: Path) -> Llama:
+        options = self._options
+        return Llama(
+            model_path=str(path),
+            n_ctx=options.context_length,
+            n_threads=options.threads,
+            n_threads_batch=options.threads,
+            n_batch=options.batch_size,
+            logits_all=False,
+            verbose=False,
+        )
+
+    async def close(self) -> None:
+        model, self._model = self._model, None
+        if model is not None:
+            await self._worker.run(model.close)
+        self._worker.shutdown()
+
+    async def is_healthy(self) -> bool:
+        return self._model is not None
+
+    # --- chat ---------------------------------------------------------------------------------
+
+    async def chat(self, request: ChatCompletionRequest) -> ChatCompletion:
+        model, template = self._ready()
+        return await self._worker.run(lambda: self._chat_job(model, template, request))
+
+    def _chat_job(
+        self, model: Llama, template: ChatTemplate, request: ChatCompletionRequest
+    ) -> ChatCompletion:
+        plan = self._plan_chat(model, template, request)
+        never = threading.Event()
+        builder = responses.ChatBuilder(request.model, plan.mode, request.tools or [])
+        for index, sampling in enumerate(plan.samplings):
+            for event in generate(model, plan.prompt, sampling, never):
+                builder.add(index, event)
+        return builder.completion(prompt_tokens=len(plan.prompt))
+
+    async def chat_stream(
+        self, request: ChatCompletionRequest
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        model, template = self._ready()
+        streamer = responses.ChatStreamer(
+            request.model, request.tools or [], with_logprobs=bool(request.logprobs)
+        )
+
+        def job(emit: Emit, cancelled: threading.Event) -> None:
+            plan = self._plan_chat(model, template, request)
+            emit(plan)
+            for index, sampling in enumerate(plan.samplings):
+                for event in generate(model, plan.prompt, sampling, cancelled):
+                    emit((index, event))
+
+        async for item in self._worker.stream(job):
+            if isinstance(item, ChatPlan):
+                streamer.start(
+                    item.mode, prompt_tokens=len(item.prompt), choices=len(item.samplings)
+                )
+                yield streamer.role_chunk()
+                continue
+            index, event = item
+            for chunk in streamer.add(index, event):
+                yield chunk
+        yield streamer.usage_chunk()
+
+    def _plan_chat(
+        self, model: Llama, template: ChatTemplate, request: ChatCompletionRequest
+    ) -> ChatPlan:
+        mode, grammar = _output_mode(request)
+        rendered = template.render(request, with_tools=mode.offers_tools)
+        prompt = model.tokenize(rendered.text.encode(), add_bos=not rendered.adds_bos, special=True)
+        max_tokens = self._output_budget(len(prompt), request.output_limit, param="messages")
+        stops = tuple(dict.fromkeys([*rendered.stop, *request.stop_sequences]))
+        samplings = [
+            Sampling(
+                max_tokens=max_tokens,
+                temperature=_or(request.temperature, self._options.default_temperature),
+                top_p=_or(request.top_p, self._options.default_top_p),
+                seed=_seed(request.seed, index),
+                presence_penalty=request.presence_penalty or 0.0,
+                frequency_penalty=request.frequency_penalty or 0.0,
+                stop=stops,
+                top_logprobs=(request.top_logprobs or 0) if request.logprobs else None,
+                grammar=grammar,
+                logit_bias=_logit_bias(request.logit_bias),
+            )
+            for index in range(request.n or 1)
+        ]
+        return ChatPlan(prompt=prompt, samplings=samplings, mode=mode)
+
+    # --- text completions ---------------------------------------------------------------------
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        model, _ = self._ready()
+        _check_completion_options(request)
+        return await self._worker.run(lambda: self._complete_job(model, request))
+
+    def _complete_job(self, model: Llama, request: CompletionRequest) -> Completion:
+        builder = responses.CompletionBuilder(request.model, echo=bool(request.echo))
+        never = threading.Event()
+        for prompt_index, (prompt, samplings) in enumerate(self._plan_completion(model, request)):
+            builder.add_prompt(prompt_index, prompt, _prompt_text(model, prompt))
+            for choice, sampling in enumerate(samplings):
+                index = prompt_index * len(samplings) + choice
+                for event in generate(model, prompt, sampling, never):
+                    builder.add(index, event)
+        return builder.completion()
+
+    async def complete_stream(self, request: CompletionRequest) -> AsyncIterator[Completion]:
+        model, _ = self._ready()
+        _check_completion_options(request)
+        streamer = responses.CompletionStreamer(request.model, echo=bool(request.echo))
+
+        def job(emit: Emit, cancelled: threading.Event) -> None:
+            for prompt_index, (prompt, samplings) in enumerate(
+                self._plan_completion(model, request)
+            ):
+                emit(("prompt", prompt_index, prompt, _prompt_text(model, prompt)))
+                for choice, sampling in enumerate(samplings):
+                    index = prompt_index * len(samplings) + choice
+                    for event in generate(model, prompt, sampling, cancelled):
+                        emit((index, event))
+
+        async for item in self._worker.stream(job):
+            if item[0] == "prompt":
+                streamer.add_prompt(item[1], item[2], item[3])
+                continue
+            chunk = streamer.add(item[0], item[1])
+            if chunk is not None:
+                yield chunk
+        yield streamer.usage_chunk()
+
+    def _plan_completion(
+        self, model: Llama, request: CompletionRequest
+    ) -> Iterator[tuple[list[int], list[Sampling]]]:
+        for raw in request.prompts():
+            prompt = (
+                list(raw) if isinstance(raw, list) else model.tokenize(raw.encode(), add_bos=True)
+            )
+            _check_token_ids(model, prompt)
+            limit = request.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS
+            max_tokens = self._output_budget(len(prompt), limit, param="prompt")
+            yield (
+                prompt,
+                [
+                    Sampling(
+                        max_tokens=max_tokens,
+                        temperature=_or(request.temperature, self._options.default_temperature),
+                        top_p=_or(request.top_p, self._options.default_top_p),
+                        seed=_seed(request.seed, index),
+                        presence_penalty=request.presence_penalty or 0.0,
+                        frequency_penalty=request.frequency_penalty or 0.0,
+                        stop=tuple(request.stop_sequences),
+                        top_logprobs=request.logprobs,
+                        logit_bias=_logit_bias(request.logit_bias),
+                    )
+                    for index in range(request.n or 1)
+                ],
+            )
+
+    # --- shared -------------------------------------------------------------------------------
+
+    def _ready(self) -> tuple[Llama, ChatTemplate]:
+        if self._model is None or self._template is None:
+            raise BackendUnavailable(f"The deployment '{self._name}' is not loaded.")
+        return self._model, self._template
+
+    def _output_budget(self, prompt_tokens: int, requested: int | None, *, param: str) -> int:
+        context = self._options.context_length
+        if requested is not None and prompt_tokens + requested > context:
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {context} tokens. However, you requested "
+                f"{prompt_tokens + requested} tokens ({prompt_tokens} in the input, {requested} for "
+                "the output). Please reduce the length of the input or of max_tokens.",
+                param=param,
+            )
+        if prompt_tokens >= context:
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {context} tokens. However, the input has "
+                f"{prompt_tokens} tokens. Please reduce the length of the input.",
+                param=param,
+            )
+        budget = requested if requested is not None else context - prompt_tokens
+        if self._options.max_output_tokens is not None:
+            budget = min(budget, self._options.max_output_tokens)
+        return budget
+
+
+def _template_of(model: Llama) -> ChatTemplate:
+    template = model.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise BackendUnavailable("The model file has no chat template (tokenizer.chat_template).")
+    vocab = model._model  # noqa: SLF001 - token texts are only exposed on the internal model
+    bos = model.token_bos()
+    return ChatTemplate(
+        template,
+        eos_token=vocab.token_get_text(model.token_eos()),
+        bos_token=vocab.token_get_text(bos) if bos >= 0 else "",
+    )
+
+
+def _output_mode(
+    request: ChatCompletionRequest,
+) -> tuple[responses.OutputMode, LlamaGrammar | None]:
+    tools, choice = request.tools or [], request.tool_choice
+    if tools and choice not in (None, "none", "auto"):
+        schema = forced_call_schema(tools, choice)
+        return responses.OutputMode.FORCED_TOOL, _grammar(schema, param="tools")
+    fmt = request.response_format
+    if isinstance(fmt, ResponseFormatJsonSchema):
+        schema = fmt.json_schema.schema_ or {"type": "object"}
+        grammar = _grammar(schema, param="response_format")
+        mode = (
+            responses.OutputMode.AUTO_TOOL
+            if tools and choice != "none"
+            else responses.OutputMode.TEXT
+        )
+        return mode, grammar
+    if isinstance(fmt, ResponseFormatJsonObject):
+        return responses.OutputMode.TEXT, LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    if tools and choice != "none":
+        return responses.OutputMode.AUTO_TOOL, None
+    return responses.OutputMode.TEXT, None
+
+
+def _grammar(schema: dict[str, Any], *, param: str) -> LlamaGrammar:
+    try:
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    except Exception as error:  # noqa: BLE001 - any failure means the schema is unusable
+        raise InvalidRequest(
+            f"The JSON schema could not be turned into a decoding grammar ({type(error).__name__}).",
+            param=param,
+            code="invalid_json_schema",
+        ) from None
+
+
+def _check_completion_options(request: CompletionRequest) -> None:
+    if request.suffix is not None:
+        raise InvalidRequest(
+            "'suffix' is not supported by the embedded engine.",
+            param="suffix",
+            code="unsupported_parameter",
+        )
+    if request.best_of is not None and request.best_of != (request.n or 1):
+        raise InvalidRequest(
+            "The embedded engine supports 'best_of' only equal to 'n'.",
+            param="best_of",
+            code="unsupported_parameter",
+        )
+
+
+def _check_token_ids(model: Llama, prompt: list[int]) -> None:
+    vocabulary = model.n_vocab()
+    if not prompt or any(t < 0 or t >= vocabulary for t in prompt):
+        raise InvalidRequest(
+            f"Prompt token ids must be between 0 and {vocabulary - 1}.", param="prompt"
+        )
+
+
+def _prompt_text(model: Llama, prompt: list[int]) -> str:
+    return model.detokenize(prompt).decode("utf-8", "replace")
+
+
+def _logit_bias(bias: dict[str, float] | None) -> dict[int, float] | None:
+    if not bias:
+        return None
+    try:
+        return {int(token): max(-100.0, min(100.0, value)) for token, value in bias.items()}
+    except ValueError:
+        raise InvalidRequest("'logit_bias' keys must be token ids.", param="logit_bias") from None
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _seed(seed: int | None, index: int) -> int:
+    """Choice ``i`` of a seeded request uses ``seed + i``: reproducible, yet distinct choices."""
+    if seed is None:
+        return secrets.randbelow(2**31)
+    return (seed + index) % (2**31)

@@ -1,0 +1,324 @@
+"""Remote engines that speak the OpenAI protocol: vLLM, Ollama (``/v1``), llama.cpp server, TGI.
+
+One pooled keep-alive ``aiohttp`` session per deployment. Streams are relayed event by event as they
+arrive (no re-buffering). Closing a stream early (the client went away) closes the upstream connection,
+which is how vLLM and friends learn to abort the generation. Upstream failures become domain errors; the
+engine's free-text error messages are not relayed, since some engines quote the offending input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from llmaas.domain.errors import (
+    BackendUnavailable,
+    ContextLengthExceeded,
+    LlmaasError,
+    UpstreamFailed,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from llmaas.domain.secrets import Secret
+from llmaas.domain.usage import TokenUsage
+from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from llmaas.openai_schema.completions import Completion, CompletionRequest
+from llmaas.openai_schema.embeddings import CreateEmbeddingResponse, EmbeddingRequest
+from llmaas.openai_schema.sse import DONE, SseDecoder
+from llmaas.openai_schema.usage import CompletionUsage
+from llmaas.ports.backends import EmbeddingResult
+
+W = TypeVar("W", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteOptions:
+    base_url: str
+    upstream_model: str | None = None
+    """The engine's own name for the model (e.g. ``Qwen/Qwen2.5-Coder-0.5B-Instruct``)."""
+    api_key: Secret | None = None
+    connect_timeout: float = 5.0
+    first_byte_timeout: float = 60.0
+    """Bounds the wait for the response head and for each stream event (a stalled engine)."""
+    total_timeout: float = 600.0
+    max_connections: int = 256
+
+
+class OpenAICompatibleBackend:
+    def __init__(self, name: str, options: RemoteOptions) -> None:
+        self._name = name
+        self._options = options
+        self._base = options.base_url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+        self._timeout = aiohttp.ClientTimeout(
+            total=options.total_timeout,
+            sock_connect=options.connect_timeout,
+            sock_read=options.first_byte_timeout,
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def start(self) -> None:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._options.api_key:
+            headers["Authorization"] = f"Bearer {self._options.api_key.reveal()}"
+        connector = aiohttp.TCPConnector(
+            limit=self._options.max_connections, keepalive_timeout=30, ttl_dns_cache=60
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers=headers, timeout=self._timeout, auto_decompress=True
+        )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def is_healthy(self) -> bool:
+        try:
+            async with self._client().get(
+                f"{self._base}/models", timeout=aiohttp.ClientTimeout(total=5)
+            ) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError, BackendUnavailable):
+            return False
+
+    # --- operations ---------------------------------------------------------------------------
+
+    async def chat(self, request: ChatCompletionRequest) -> ChatCompletion:
+        return await self._post("/chat/completions", self._body(request), ChatCompletion)
+
+    async def chat_stream(
+        self, request: ChatCompletionRequest
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        seen_usage = False
+        content_chunks = 0
+        last: ChatCompletionChunk | None = None
+        stream = self._stream("/chat/completions", self._stream_body(request), ChatCompletionChunk)
+        # Closed early (the client went away), we close the engine's stream now, not at GC.
+        async with aclosing(stream):
+            async for chunk in stream:
+                seen_usage = seen_usage or chunk.usage is not None
+                content_chunks += sum(
+                    1 for c in chunk.choices if c.delta.content or c.delta.tool_calls
+                )
+                last = chunk
+                yield chunk
+        if not seen_usage and last is not None:
+            # Some engines ignore stream_options; count one token per content event, and estimate
+            # the prompt, rather than report nothing.
+            yield ChatCompletionChunk(
+                id=last.id,
+                created=last.created,
+                model=last.model,
+                choices=[],
+                usage=_estimated_usage(_prompt_chars(request), content_chunks),
+            )
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return await self._post("/completions", self._body(request), Completion)
+
+    async def complete_stream(self, request: CompletionRequest) -> AsyncIterator[Completion]:
+        seen_usage = False
+        text_chunks = 0
+        last: Completion | None = None
+        stream = self._stream("/completions", self._stream_body(request), Completion)
+        async with aclosing(stream):
+            async for chunk in stream:
+                seen_usage = seen_usage or chunk.usage is not None
+                text_chunks += sum(1 for c in chunk.choices if c.text)
+                last = chunk
+                yield chunk
+        if not seen_usage and last is not None:
+            yield Completion(
+                id=last.id,
+                created=last.created,
+                model=last.model,
+                choices=[],
+                usage=_estimated_usage(len(str(request.prompt)), text_chunks),
+            )
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        # Always ask for floats: base64 (the SDK's default) is re-encoded by the gateway.
+        body = self._body(request, encoding_format="float", dimensions=None)
+        response = await self._post("/embeddings", body, CreateEmbeddingResponse)
+        vectors = []
+        for item in sorted(response.data, key=lambda d: d.index):
+            if not isinstance(item.embedding, list):
+                raise UpstreamFailed("The inference engine returned a malformed embedding.")
+            vectors.append(item.embedding)
+        return EmbeddingResult(vectors=vectors, prompt_tokens=response.usage.prompt_tokens)
+
+    # --- transport ----------------------------------------------------------------------------
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise BackendUnavailable(f"The deployment '{self._name}' is not started.")
+        return self._session
+
+    def _body(self, request: BaseModel, **overrides: Any) -> bytes:
+        payload = request.model_dump(exclude_unset=True, by_alias=True)
+        payload["model"] = self._options.upstream_model or payload["model"]
+        for key, value in overrides.items():
+            if value is None:
+                payload.pop(key, None)
+            else:
+                payload[key] = value
+        return orjson.dumps(payload)
+
+    def _stream_body(self, request: ChatCompletionRequest | CompletionRequest) -> bytes:
+        """Whatever the caller set: ask for a stream, with the usage chunk the port promises."""
+        options = (
+            request.stream_options.model_dump(exclude_unset=True) if request.stream_options else {}
+        )
+        return self._body(request, stream=True, stream_options=options | {"include_usage": True})
+
+    async def _post(self, path: str, body: bytes, wire: type[W]) -> W:
+        try:
+            async with self._client().post(self._base + path, data=body) as response:
+                if response.status != 200:
+                    raise await _upstream_error(response)
+                raw = await response.read()
+        except LlmaasError:
+            raise
+        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as error:
+            raise BackendUnavailable(_unreachable(self._name)) from error
+        except TimeoutError as error:
+            raise UpstreamTimeout("The inference engine did not answer in time.") from error
+        except aiohttp.ClientError as error:
+            raise UpstreamFailed("The connection to the inference engine failed.") from error
+        return _parse(wire, raw)
+
+    async def _stream(self, path: str, body: bytes, wire: type[W]) -> AsyncGenerator[W, None]:
+        response: aiohttp.ClientResponse | None = None
+        finished = False
+        try:
+            response = await self._open(path, body)
+            async for event in _events(response):
+                yield _parse_event(wire, event)
+            finished = True
+        except LlmaasError:
+            raise
+        except TimeoutError as error:
+            raise UpstreamTimeout("The inference engine stalled while streaming.") from error
+        except aiohttp.ClientError as error:
+            raise UpstreamFailed("The inference engine broke off the stream.") from error
+        finally:
+            if response is not None:
+                if finished:
+                    response.release()
+                else:
+                    response.close()  # drop the connection: the engine aborts the generation
+
+    async def _open(self, path: str, body: bytes) -> aiohttp.ClientResponse:
+        try:
+            response = await self._client().post(
+                self._base + path, data=body, headers={"Accept": "text/event-stream"}
+            )
+        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as error:
+            raise BackendUnavailable(_unreachable(self._name)) from error
+        except TimeoutError as error:
+            raise UpstreamTimeout("The inference engine did not answer in time.") from error
+        if response.status != 200:
+            try:
+                raise await _upstream_error(response)
+            finally:
+                response.release()
+        return response
+
+
+async def _events(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """SSE payloads as they arrive, up to ``[DONE]`` (or the end of the body, for lax engines)."""
+    decoder = SseDecoder()
+    async for data in response.content.iter_any():
+        for event in decoder.feed(data):
+            if event.strip() == DONE:
+                return
+            yield event
+    for event in decoder.flush():
+        if event.strip() != DONE:
+            yield event
+
+
+def _unreachable(name: str) -> str:
+    return f"The deployment '{name}' cannot be reached."
+
+
+def _parse(wire: type[W], raw: bytes) -> W:
+    try:
+        return wire.model_validate_json(raw)
+    except ValidationError:
+        raise UpstreamFailed("The inference engine returned a malformed response.") from None
+
+
+def _parse_event(wire: type[W], event: bytes) -> W:
+    if event.startswith(b'{"error"'):
+        try:
+            body = orjson.loads(event)
+        except orjson.JSONDecodeError:
+            body = None
+        raise _error_from_body(body, status=500)
+    return _parse(wire, event)
+
+
+async def _upstream_error(response: aiohttp.ClientResponse) -> LlmaasError:
+    try:
+        body = orjson.loads(await response.read())
+    except (orjson.JSONDecodeError, aiohttp.ClientError):
+        body = None
+    if response.status == 429:
+        return UpstreamRateLimited(
+            "The inference engine is overloaded; retry shortly.",
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    return _error_from_body(body, status=response.status)
+
+
+def _error_from_body(body: Any, *, status: int) -> LlmaasError:
+    error = body.get("error") if isinstance(body, dict) else None
+    detail = error if isinstance(error, dict) else body if isinstance(body, dict) else {}
+    message = str(detail.get("message", "")) if isinstance(detail, dict) else ""
+    code = detail.get("code") if isinstance(detail, dict) else None
+    param = detail.get("param") if isinstance(detail, dict) else None
+    if status in (502, 503, 504):
+        return BackendUnavailable(f"The inference engine is unavailable (HTTP {status}).")
+    if status >= 500 or status in (401, 403):
+        return UpstreamFailed(f"The inference engine failed (HTTP {status}).")
+    if "context length" in message.lower() or code == "context_length_exceeded":
+        return ContextLengthExceeded(
+            "The input and max_tokens exceed the model's maximum context length.",
+            param=param if isinstance(param, str) else "messages",
+        )
+    return UpstreamRejected(
+        f"The inference engine rejected the request (HTTP {status}).",
+        param=param if isinstance(param, str) else None,
+        code=code if isinstance(code, str) else None,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _prompt_chars(request: ChatCompletionRequest) -> int:
+    return sum(len(str(m.content or "")) for m in request.messages)
+
+
+def _estimated_usage(prompt_chars: int, completion_tokens: int) -> CompletionUsage:
+    return CompletionUsage.from_domain(
+        TokenUsage(prompt_tokens=max(1, prompt_chars // 4), completion_tokens=completion_tokens)
+    )

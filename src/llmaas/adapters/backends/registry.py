@@ -1,0 +1,144 @@
+"""Engine kind -> adapter factory.
+
+Built-in engines register exactly the way a plugin would (``registry.register("kind", factory)``).
+Heavy engines are imported only when a deployment uses them, and a missing extra fails with the command
+that installs it rather than an ``ImportError`` deep in a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmaas.domain.models import DeploymentSpec
+from llmaas.domain.secrets import Secret
+from llmaas.ports.backends import InferenceBackend
+
+
+@dataclass(frozen=True, slots=True)
+class EngineContext:
+    """Process-wide settings an engine may need."""
+
+    cache_dir: Path
+    threads: int
+    context_length: int
+
+
+BackendFactory = Callable[[DeploymentSpec, EngineContext], InferenceBackend]
+
+
+class EngineNotAvailable(RuntimeError):
+    pass
+
+
+class BackendRegistry:
+    def __init__(self) -> None:
+        self._factories: dict[str, BackendFactory] = {}
+
+    def register(self, engine: str, factory: BackendFactory) -> None:
+        self._factories[engine] = factory
+
+    def engines(self) -> list[str]:
+        return sorted(self._factories)
+
+    def build(self, spec: DeploymentSpec, context: EngineContext) -> InferenceBackend:
+        factory = self._factories.get(spec.engine)
+        if factory is None:
+            raise EngineNotAvailable(
+                f"deployment '{spec.name}': unknown engine '{spec.engine}' "
+                f"(known: {', '.join(self.engines())})"
+            )
+        return factory(spec, context)
+
+
+def default_registry() -> BackendRegistry:
+    registry = BackendRegistry()
+    registry.register("llama_cpp", _llama_cpp)
+    registry.register("onnx_embedder", _onnx_embedder)
+    registry.register("openai_compatible", _openai_compatible)
+    for alias in ("vllm", "ollama", "llama_cpp_server", "tgi"):
+        registry.register(alias, _openai_compatible)
+    return registry
+
+
+def _import(module: str, extra: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise EngineNotAvailable(
+            f"the '{extra}' engines are not installed ({error.name} is missing): "
+            f"run 'make install' or pip install 'llmaas[{extra}]'"
+        ) from error
+
+
+def _llama_cpp(spec: DeploymentSpec, context: EngineContext) -> InferenceBackend:
+    module = _import("llmaas.adapters.backends.local.llama_cpp", "embedded")
+    weights = _import("llmaas.adapters.backends.local.weights", "embedded")
+    options = spec.options
+    return module.LlamaCppBackend(  # type: ignore[no-any-return]
+        spec.name,
+        module.LlamaCppOptions(
+            weights=weights.weights_source(options),
+            cache_dir=context.cache_dir,
+            context_length=int(options.get("context_length", context.context_length)),
+            threads=int(options.get("threads", context.threads)),
+            batch_size=int(options.get("batch_size", 512)),
+            default_temperature=float(options.get("default_temperature", 0.7)),
+            default_top_p=float(options.get("default_top_p", 0.8)),
+            max_output_tokens=_optional_int(options.get("max_output_tokens")),
+        ),
+    )
+
+
+def _onnx_embedder(spec: DeploymentSpec, context: EngineContext) -> InferenceBackend:
+    module = _import("llmaas.adapters.backends.local.onnx_embedder", "embedded")
+    weights = _import("llmaas.adapters.backends.local.weights", "embedded")
+    options = spec.options
+    return module.OnnxEmbedderBackend(  # type: ignore[no-any-return]
+        spec.name,
+        module.OnnxEmbedderOptions(
+            weights=weights.weights_source(options),
+            tokenizer=weights.weights_source(options, "tokenizer"),
+            cache_dir=context.cache_dir,
+            max_input_tokens=int(options.get("max_input_tokens", 256)),
+            threads=int(options.get("threads", context.threads)),
+        ),
+    )
+
+
+def _openai_compatible(spec: DeploymentSpec, _context: EngineContext) -> InferenceBackend:
+    from llmaas.adapters.backends.openai_compatible import OpenAICompatibleBackend, RemoteOptions
+
+    options = spec.options
+    if "url" not in options:
+        raise EngineNotAvailable(
+            f"deployment '{spec.name}' needs a 'url' (e.g. http://host:8000/v1)"
+        )
+    api_key = options.get("api_key")
+    return OpenAICompatibleBackend(
+        spec.name,
+        RemoteOptions(
+            base_url=str(options["url"]),
+            upstream_model=_optional_str(options.get("upstream_model")),
+            api_key=api_key
+            if isinstance(api_key, Secret)
+            else Secret(str(api_key))
+            if api_key
+            else None,
+            connect_timeout=float(options.get("connect_timeout", 5.0)),
+            first_byte_timeout=float(options.get("first_byte_timeout", 60.0)),
+            total_timeout=float(options.get("total_timeout", 600.0)),
+            max_connections=int(options.get("max_connections", 256)),
+        ),
+    )
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 (async) adapters: SQLite by default, PostgreSQL for multi-instance deployments."""

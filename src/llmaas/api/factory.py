@@ -1,0 +1,40 @@
+"""Builds the FastAPI application around a ready ``Services`` container."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI
+
+from llmaas import __version__
+from llmaas.api import health
+from llmaas.api.errors import install_error_handlers
+from llmaas.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from llmaas.api.openai import chat, completions, embeddings, models
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+DESCRIPTION = """An OpenAI-compatible API for open models, served from sovereign infrastructure.
+
+Point any OpenAI SDK at `http://<host>:8000/v1` and use an llmaas API key. Errors follow OpenAI's
+envelope: `{"error": {"message", "type", "param", "code"}}`."""
+
+
+def build_http_app(lifespan: Lifespan, *, max_body_bytes: int, access_log: bool = True) -> FastAPI:
+    app = FastAPI(
+        title="llmaas",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    for module in (models, chat, completions, embeddings):
+        app.include_router(module.router, prefix="/v1")
+    app.include_router(health.router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, access_log=access_log)
+    return app

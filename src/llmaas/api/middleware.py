@@ -1,0 +1,121 @@
+"""Pure ASGI middleware (no per-request framework objects on the hot path).
+
+``RequestContextMiddleware`` is outermost: it assigns the request id, writes the access log (method,
+path, status, duration: never bodies or query strings) and turns any unhandled exception into an OpenAI
+style 500. ``BodySizeLimitMiddleware`` refuses oversize bodies with 413 before they are buffered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from llmaas.api.errors import domain_error_json, error_json
+from llmaas.domain.errors import PayloadTooLarge
+
+_log = logging.getLogger("llmaas.access")
+_errors = logging.getLogger("llmaas.errors")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+_JSON = (b"content-type", b"application/json")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = str(value.decode("latin-1"))
+            if _VALID_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self._app = app
+        self._access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_id)
+        except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
+            _errors.error("unhandled error", exc_info=error, extra={"request_id": request_id})
+            if status == 0:
+                status = 500
+                body = error_json(
+                    f"The server had an error while processing your request (request id {request_id}).",
+                    "server_error",
+                    code="internal_error",
+                )
+                await send_with_id(
+                    {"type": "http.response.start", "status": 500, "headers": [_JSON]}
+                )
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            if self._access_log:
+                _log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self._app = app
+        self._max = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self._max:
+                    await self._refuse(send)
+                    return
+                break
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max:
+                    raise PayloadTooLarge(self._message())
+            return message
+
+        await self._app(scope, limited_receive, send)
+
+    def _message(self) -> str:
+        return f"The request body is larger than the limit of {self._max} bytes."
+
+    async def _refuse(self, send: Send) -> None:
+        body = domain_error_json(PayloadTooLarge(self._message()))
+        await send({"type": "http.response.start", "status": 413, "headers": [_JSON]})
+        await send({"type": "http.response.body", "body": body})

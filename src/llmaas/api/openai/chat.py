@@ -1,0 +1,41 @@
+"""``POST /v1/chat/completions``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+from starlette.responses import Response
+
+from llmaas.api.dependencies import Authenticated, ServicesDep
+from llmaas.api.openai.errors_doc import ERRORS
+from llmaas.api.openai.examples import CHAT
+from llmaas.api.responses import json_response, sse_response
+from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+
+router = APIRouter(tags=["Chat"])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        200: {
+            "model": ChatCompletion,
+            "description": "A completion, or with `stream: true` server-sent "
+            "`chat.completion.chunk` events ending with `data: [DONE]`",
+            "content": {"text/event-stream": {"schema": ChatCompletionChunk.model_json_schema()}},
+        },
+        **ERRORS,
+    },
+    summary="Create a chat completion",
+)
+async def create_chat_completion(
+    request: Annotated[ChatCompletionRequest, Body(openapi_examples=CHAT)],
+    ctx: Authenticated,
+    services: ServicesDep,
+) -> Response:
+    if request.stream:
+        chunks = await services.completions.chat_stream(ctx, request)
+        return sse_response(chunks, ctx.request_id)
+    return json_response(await services.completions.chat(ctx, request))

@@ -1,0 +1,33 @@
+"""``GET /v1/models`` and ``GET /v1/models/{model}``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from llmaas.api.dependencies import Authenticated, ServicesDep
+from llmaas.api.openai.errors_doc import ERRORS
+from llmaas.api.responses import json_response
+from llmaas.openai_schema.models import Model, ModelList
+
+router = APIRouter(tags=["Models"])
+
+
+@router.get(
+    "/models",
+    response_model=None,
+    responses={200: {"model": ModelList}, **ERRORS},
+    summary="List the models this key may use",
+)
+async def list_models(ctx: Authenticated, services: ServicesDep) -> Response:
+    return json_response(services.catalog.list(ctx.principal))
+
+
+@router.get(
+    "/models/{model:path}",
+    response_model=None,
+    responses={200: {"model": Model}, **ERRORS},
+    summary="Describe one model",
+)
+async def retrieve_model(model: str, ctx: Authenticated, services: ServicesDep) -> Response:
+    return json_response(services.catalog.get(ctx.principal, model))

@@ -1,0 +1,93 @@
+"""API key format, generation and verification.
+
+A key reads ``sk-llmaas-<key id>-<secret>``. The recognisable prefix lets secret scanners (and people) spot
+a leaked key; the public key id lets the server find the stored record without a secret-dependent lookup,
+after which the secret's keyed hash is compared in constant time. Only the HMAC-SHA256 of the whole key,
+keyed with a server secret, is ever stored: a stolen database cannot be replayed as keys, and without the
+server secret the hashes cannot even be brute-forced offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from llmaas.domain.secrets import Secret
+
+KEY_PREFIX = "sk-llmaas-"
+KEY_ID_LENGTH = 12
+SECRET_LENGTH = 40
+_KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedKey:
+    key_id: str
+    full_key: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """What is stored about a key: never the key itself."""
+
+    id: str
+    name: str
+    key_hash: str
+    created_at: datetime
+    is_admin: bool = False
+    allowed_models: frozenset[str] | None = None
+    revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def is_active(self, now: datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    @property
+    def display_prefix(self) -> str:
+        """What a console or CLI may show to identify the key without revealing it."""
+        return f"{KEY_PREFIX}{self.id}-..."
+
+
+def generate_key() -> tuple[str, Secret]:
+    """Return ``(key_id, full_key)`` for a new key, from the OS's CSPRNG."""
+    key_id = "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
+    secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
+    return key_id, Secret(f"{KEY_PREFIX}{key_id}-{secret}")
+
+
+def parse_key(presented: str) -> ParsedKey | None:
+    """Split a presented key into its id; ``None`` when it cannot be one of ours."""
+    if not presented.startswith(KEY_PREFIX):
+        return None
+    rest = presented[len(KEY_PREFIX) :]
+    key_id, sep, secret = rest.partition("-")
+    if not sep or len(key_id) != KEY_ID_LENGTH or len(secret) != SECRET_LENGTH:
+        return None
+    if (
+        not all(c in _KEY_ID_ALPHABET for c in key_id)
+        or not secret.isalnum()
+        or not secret.isascii()
+    ):
+        return None
+    return ParsedKey(key_id=key_id, full_key=Secret(presented))
+
+
+class KeyHasher:
+    """HMAC-SHA256 of keys with the server secret, compared in constant time."""
+
+    def __init__(self, server_secret: Secret) -> None:
+        self._secret = server_secret.reveal().encode()
+
+    def hash(self, key: Secret) -> str:
+        return hmac.new(self._secret, key.reveal().encode(), hashlib.sha256).hexdigest()
+
+    def matches(self, key: Secret, stored_hash: str) -> bool:
+        return hmac.compare_digest(self.hash(key), stored_hash)

@@ -1,0 +1,88 @@
+"""Domain errors.
+
+They carry what went wrong in the caller's terms (a message, the offending request parameter, a stable
+machine code) but no transport detail: ``api/errors.py`` is the single table that turns each class into an
+HTTP status and the OpenAI error envelope. Messages must never contain prompt or response content.
+"""
+
+from __future__ import annotations
+
+
+class LlmaasError(Exception):
+    """Base class: every error a client may see derives from it."""
+
+    default_code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+
+
+class InvalidApiKey(LlmaasError):
+    default_code = "invalid_api_key"
+
+
+class PermissionDenied(LlmaasError):
+    """The key is valid but may not use this resource (e.g. a model outside its allow-list)."""
+
+    default_code = "model_not_allowed"
+
+
+class ModelNotFound(LlmaasError):
+    default_code = "model_not_found"
+
+
+class InvalidRequest(LlmaasError):
+    """The request is well-formed JSON but asks for something invalid."""
+
+
+class UnsupportedParameter(InvalidRequest):
+    default_code = "unsupported_parameter"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    default_code = "context_length_exceeded"
+
+
+class PayloadTooLarge(LlmaasError):
+    default_code = "payload_too_large"
+
+
+class NotFound(LlmaasError):
+    """A route or object that does not exist (distinct from an unknown model)."""
+
+    default_code = "not_found"
+
+
+class BackendUnavailable(LlmaasError):
+    """No deployment of the model can take the request right now (down, loading, refused connection)."""
+
+    default_code = "backend_unavailable"
+
+
+class UpstreamTimeout(LlmaasError):
+    default_code = "upstream_timeout"
+
+
+class UpstreamRateLimited(LlmaasError):
+    """The inference engine pushed back; the client may retry after ``retry_after`` seconds."""
+
+    default_code = "upstream_rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamRejected(InvalidRequest):
+    """The engine refused the request as invalid (its 4xx); we relay the code, not its free text."""
+
+    default_code = "upstream_rejected"
+
+
+class UpstreamFailed(LlmaasError):
+    """The engine answered with a server error or broke the protocol."""
+
+    default_code = "upstream_error"

@@ -1,0 +1,1 @@
+"""Logging (structured, content-free by construction) and, later, metrics and tracing."""

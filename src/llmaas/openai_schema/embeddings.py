@@ -1,0 +1,47 @@
+"""``POST /v1/embeddings``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from llmaas.openai_schema.base import WireObject, WireRequest
+from llmaas.openai_schema.usage import EmbeddingUsage
+
+EmbeddingInput = (
+    Annotated[str, Field(min_length=1)]
+    | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    | Annotated[list[int], Field(min_length=1)]
+    | Annotated[list[list[int]], Field(min_length=1, max_length=2048)]
+)
+
+
+class EmbeddingRequest(WireRequest):
+    model: str
+    input: EmbeddingInput
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: Annotated[int, Field(ge=1)] | None = None
+    user: str | None = None
+
+    def inputs(self) -> list[str | list[int]]:
+        """Normalise the four accepted shapes into a batch of texts or token-id lists."""
+        value = self.input
+        if isinstance(value, str):
+            return [value]
+        if value and all(isinstance(v, int) for v in value):
+            return [[int(v) for v in value if isinstance(v, int)]]
+        return [v for v in value if isinstance(v, str | list)]
+
+
+class Embedding(WireObject):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class CreateEmbeddingResponse(WireObject):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage

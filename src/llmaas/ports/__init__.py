@@ -1,0 +1,1 @@
+"""Interfaces (``typing.Protocol``) the services depend on; adapters implement them."""

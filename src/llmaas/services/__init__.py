@@ -1,0 +1,1 @@
+"""Use cases. Framework-free: they receive collaborators through their constructors."""

@@ -1,0 +1,22 @@
+"""The services the HTTP edge needs, built once by ``app.py`` and attached to ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmaas.services.api_keys import ApiKeyService
+from llmaas.services.authentication import Authenticator
+from llmaas.services.catalog import CatalogService
+from llmaas.services.completions import CompletionsService
+from llmaas.services.embeddings import EmbeddingsService
+from llmaas.services.health import Readiness
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    authenticator: Authenticator
+    completions: CompletionsService
+    embeddings: EmbeddingsService
+    catalog: CatalogService
+    api_keys: ApiKeyService
+    readiness: Readiness

@@ -1,0 +1,81 @@
+"""Embeddings: authenticate (at the edge) -> route -> call backend -> encode -> meter."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from array import array
+
+from llmaas.domain.errors import InvalidRequest
+from llmaas.domain.models import Capability, ServedModel
+from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
+from llmaas.openai_schema.embeddings import CreateEmbeddingResponse, Embedding, EmbeddingRequest
+from llmaas.openai_schema.usage import EmbeddingUsage
+from llmaas.ports.backends import EmbeddingResult
+from llmaas.ports.clock import Clock
+from llmaas.ports.usage import UsageRecorder
+from llmaas.services.completions import RequestContext
+from llmaas.services.routing import Router
+from llmaas.services.streaming import call_first_available
+
+
+class EmbeddingsService:
+    def __init__(self, router: Router, recorder: UsageRecorder, clock: Clock) -> None:
+        self._router = router
+        self._recorder = recorder
+        self._clock = clock
+
+    async def embed(
+        self, ctx: RequestContext, request: EmbeddingRequest
+    ) -> CreateEmbeddingResponse:
+        route = self._router.resolve(ctx.principal, request.model, Capability.EMBEDDINGS)
+        _check_dimensions(route.model, request.dimensions)
+        started = self._clock.monotonic()
+        outcome, deployment, tokens = Outcome.FAILED, "", 0
+        try:
+            result, backend = await call_first_available(route, lambda b: b.embed(request))
+            outcome, deployment, tokens = Outcome.OK, backend.name, result.prompt_tokens
+            return _response(route.model.id, result, request.encoding_format)
+        finally:
+            self._recorder.record(
+                UsageEvent(
+                    request_id=ctx.request_id,
+                    key_id=ctx.principal.key_id,
+                    model=route.model.id,
+                    deployment=deployment,
+                    endpoint="embeddings",
+                    usage=TokenUsage(prompt_tokens=tokens),
+                    latency_ms=(self._clock.monotonic() - started) * 1000,
+                    outcome=outcome,
+                    streamed=False,
+                )
+            )
+
+
+def _check_dimensions(model: ServedModel, dimensions: int | None) -> None:
+    """Our embedders have one native size: truncating a non-Matryoshka vector would silently degrade
+    retrieval, so any other size is refused rather than faked."""
+    if dimensions is not None and dimensions != model.embedding_dimensions:
+        raise InvalidRequest(
+            f"The model '{model.id}' only produces {model.embedding_dimensions}-dimensional "
+            "embeddings; omit 'dimensions' or set it to that value.",
+            param="dimensions",
+            code="unsupported_dimensions",
+        )
+
+
+def _response(model: str, result: EmbeddingResult, encoding: str) -> CreateEmbeddingResponse:
+    data = [
+        Embedding(index=i, embedding=encode_base64(v) if encoding == "base64" else v)
+        for i, v in enumerate(result.vectors)
+    ]
+    usage = EmbeddingUsage(prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens)
+    return CreateEmbeddingResponse(data=data, model=model, usage=usage)
+
+
+def encode_base64(vector: list[float]) -> str:
+    """OpenAI's base64 format: little-endian float32, the SDK's default encoding."""
+    packed = array("f", vector)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")

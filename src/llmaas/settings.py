@@ -1,0 +1,52 @@
+"""Process settings: the only module that reads the environment.
+
+Every setting has a ``LLMAAS_`` environment variable (``LLMAAS_PORT=9000``); the CLI's flags override
+them. Defaults give the single-machine setup: SQLite under ``./.llmaas``, the embedded models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLMAAS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path(".llmaas")
+    """Holds the SQLite database and the server secret (created on first start)."""
+    database_url: str | None = None
+    """Defaults to SQLite in ``data_dir``; ``postgresql+asyncpg://...`` for several instances."""
+    models_config: Path | None = None
+    """YAML file of models and deployments; the packaged default serves the embedded models."""
+    model_cache_dir: Path = Path.home() / ".cache" / "llmaas" / "models"
+    """Where weights shipped in several parts are reassembled (once)."""
+    engine_threads: int = Field(default_factory=_default_threads, ge=1)
+    """CPU threads of each embedded engine."""
+    server_secret: SecretStr | None = None
+    """Keys API-key hashes (HMAC). Read from ``data_dir/server-secret`` when unset."""
+    key_recheck_seconds: float = Field(default=5.0, gt=0)
+    """How long a verified key is trusted before its record is read again (revocation bound)."""
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    log_level: str = "info"
+    log_format: str = "json"
+    """``json`` (one object a line, for collectors) or ``text`` (for people)."""
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'llmaas.db').resolve()}"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "server-secret"

@@ -1,0 +1,136 @@
+"""A real ``llmaas serve`` process on 127.0.0.1 with the embedded models, shared by the e2e tests.
+
+The server's stderr goes to a file the tests can read (to prove no prompt text is ever logged), and
+its data directory is a fresh temporary one (SQLite database, server secret).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    api_key: str
+    key_id: str
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "LLMAAS_DATA_DIR": str(self.data_dir)}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "llmaas"), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+    """Poll ``url`` until it answers 200 (or the process dies, or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"server not ready after {timeout}s:\n{log_path.read_text()[-3000:]}")
+
+
+def start_server(
+    data_dir: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    ready_path: str = "/readyz",
+) -> Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = data_dir / "server.log"
+    environment = {
+        **os.environ,
+        "LLMAAS_DATA_DIR": str(data_dir),
+        "LLMAAS_LOG_LEVEL": "debug",
+        "LLMAAS_ENGINE_THREADS": "2",
+        **(env or {}),
+    }
+    created = subprocess.run(
+        [str(BIN / "llmaas"), "keys", "create", "--name", "e2e", "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    key = json.loads(created.stdout)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "llmaas"), "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url + ready_path, process, log_path, timeout=180)
+    except BaseException:
+        process.kill()
+        raise
+    return Server(f"{url}/v1", key["key"], key["id"], data_dir, log_path, process)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("llmaas-e2e"))
+    try:
+        yield running
+    finally:
+        stop_server(running)
