@@ -38,7 +38,8 @@ class SseDecoder:
     def flush(self) -> Iterator[bytes]:
         """At end of stream: a final event without its blank line still counts."""
         if self._buffer:
-            event = self._take_line(self._buffer)
+            # A last line may end with a lone CR that ``feed`` held back, waiting for a possible LF.
+            event = self._take_line(self._buffer.removesuffix(b"\r"))
             self._buffer = b""
             if event is not None:
                 yield event

@@ -10,7 +10,7 @@ still recorded with what was generated, and the engine's work is cancelled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -69,7 +69,7 @@ class CompletionsService:
 
     async def chat_stream(
         self, ctx: RequestContext, request: ChatCompletionRequest
-    ) -> AsyncIterator[ChatCompletionChunk]:
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Returns once the first chunk is in hand, so routing and engine errors are still HTTP errors."""
         route = self._router.resolve(ctx.principal, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
@@ -91,7 +91,7 @@ class CompletionsService:
 
     async def complete_stream(
         self, ctx: RequestContext, request: CompletionRequest
-    ) -> AsyncIterator[Completion]:
+    ) -> AsyncGenerator[Completion, None]:
         route = self._router.resolve(ctx.principal, request.model, Capability.COMPLETIONS)
         check_completion_features(request)
         upstream = request.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
@@ -132,7 +132,7 @@ class CompletionsService:
         *,
         client_wants_usage: bool,
         has_output: Callable[[Chunk], bool],
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         meter = _Meter(self._recorder, self._clock, ctx, route, endpoint, streamed=True)
         try:
             opened = await open_first_available(route, start)
@@ -149,7 +149,7 @@ async def _relay(
     meter: _Meter,
     client_wants_usage: bool,
     has_output: Callable[[Chunk], bool],
-) -> AsyncIterator[Chunk]:
+) -> AsyncGenerator[Chunk, None]:
     try:
         chunk = first
         while chunk is not None:
