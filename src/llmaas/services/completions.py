@@ -73,8 +73,9 @@ class CompletionsService:
         """Returns once the first chunk is in hand, so routing and engine errors are still HTTP errors."""
         route = self._router.resolve(ctx.principal, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
-        # Always ask the engine for usage: metering needs it even when the client does not.
-        upstream = request.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
+        upstream = request.model_copy(
+            update={"stream_options": _with_usage(request.stream_options)}
+        )
         return await self._stream(
             ctx,
             route,
@@ -94,7 +95,9 @@ class CompletionsService:
     ) -> AsyncGenerator[Completion, None]:
         route = self._router.resolve(ctx.principal, request.model, Capability.COMPLETIONS)
         check_completion_features(request)
-        upstream = request.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
+        upstream = request.model_copy(
+            update={"stream_options": _with_usage(request.stream_options)}
+        )
         return await self._stream(
             ctx,
             route,
@@ -170,6 +173,12 @@ async def _relay(
     finally:
         await aclose_stream(rest)
         meter.record()
+
+
+def _with_usage(options: StreamOptions | None) -> StreamOptions:
+    """Always ask the engine for usage (metering needs it even when the client does not), keeping
+    any engine-specific stream options the client set (vLLM's ``continuous_usage_stats``...)."""
+    return (options or StreamOptions()).model_copy(update={"include_usage": True})
 
 
 def _chat_chunk_has_output(chunk: ChatCompletionChunk) -> bool:

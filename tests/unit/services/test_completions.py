@@ -113,3 +113,16 @@ async def test_keys_only_see_their_models() -> None:
     )
     with pytest.raises(ModelNotFound):
         await service.chat(restricted, request())
+
+
+async def test_engine_specific_stream_options_are_kept() -> None:
+    a = ScriptedBackend("a", ["x"])
+    service, _ = build(a, ScriptedBackend("b", ["x"]))
+    options = {"include_usage": False, "continuous_usage_stats": True}
+    stream = await service.chat_stream(CTX, request(stream=True, stream_options=options))
+    chunks = [c async for c in stream]
+    sent = a.seen[0].stream_options
+    assert sent is not None
+    assert sent.include_usage is True
+    assert sent.model_extra == {"continuous_usage_stats": True}
+    assert all(c.usage is None for c in chunks)  # the client said no

@@ -38,6 +38,14 @@ from llmaas.ports.backends import EmbeddingResult
 
 W = TypeVar("W", bound=BaseModel)
 
+# Failures that mean "this deployment cannot take the request": the caller fails over to the next one.
+# A connect timeout belongs here (a host that silently drops packets), a read timeout does not.
+_UNREACHABLE = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ServerDisconnectedError,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class RemoteOptions:
@@ -191,7 +199,7 @@ class OpenAICompatibleBackend:
                 raw = await response.read()
         except LlmaasError:
             raise
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as error:
+        except _UNREACHABLE as error:
             raise BackendUnavailable(_unreachable(self._name)) from error
         except TimeoutError as error:
             raise UpstreamTimeout("The inference engine did not answer in time.") from error
@@ -225,7 +233,7 @@ class OpenAICompatibleBackend:
             response = await self._client().post(
                 self._base + path, data=body, headers={"Accept": "text/event-stream"}
             )
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as error:
+        except _UNREACHABLE as error:
             raise BackendUnavailable(_unreachable(self._name)) from error
         except TimeoutError as error:
             raise UpstreamTimeout("The inference engine did not answer in time.") from error
@@ -244,9 +252,10 @@ async def _events(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         for event in decoder.feed(data):
             if event.strip() == DONE:
                 return
-            yield event
+            if event.strip():  # an empty data field is a keep-alive, not an event
+                yield event
     for event in decoder.flush():
-        if event.strip() != DONE:
+        if event.strip() and event.strip() != DONE:
             yield event
 
 
