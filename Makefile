@@ -61,9 +61,11 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/llmaas serve --host $(HOST) --port $(PORT)
 
+LINTED := src tests $(wildcard bench)
+
 lint: install-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: install-dev
 	$(BIN)/mypy
