@@ -7,10 +7,11 @@ style 500. ``BodySizeLimitMiddleware`` refuses oversize bodies with 413 before t
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,26 +24,39 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 _JSON = (b"content-type", b"application/json")
 
 
-def _request_id(scope: Scope) -> str:
+def _client_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             candidate = str(value.decode("latin-1"))
-            if _VALID_ID.match(candidate):
-                return candidate
-            break
-    return uuid.uuid4().hex
+            return candidate if _VALID_ID.match(candidate) else None
+    return None
+
+
+class _RequestIds:
+    """Unique ids without a system call per request: a random per-process prefix and a counter.
+
+    (They need to be unique and opaque, not unpredictable: they carry no authority.)
+    """
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(6)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):010x}"
 
 
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self._app = app
         self._access_log = access_log
+        self._ids = _RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        request_id = _client_request_id(scope) or self._ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from llmaas.api.errors import domain_error_json, error_json
+from llmaas.api.event_stream import EventStreamResponse
 from llmaas.domain.errors import LlmaasError
 from llmaas.openai_schema.base import WireObject
 from llmaas.openai_schema.sse import DONE_EVENT, encode_event
@@ -24,10 +25,8 @@ def json_response(body: WireObject) -> Response:
     return Response(body.to_json(), media_type="application/json")
 
 
-def sse_response(chunks: AsyncIterator[WireObject], request_id: str) -> StreamingResponse:
-    return StreamingResponse(
-        _events(chunks, request_id), media_type="text/event-stream", headers=_SSE_HEADERS
-    )
+def sse_response(chunks: AsyncIterator[WireObject], request_id: str) -> EventStreamResponse:
+    return EventStreamResponse(_events(chunks, request_id), headers=_SSE_HEADERS)
 
 
 async def _events(chunks: AsyncIterator[WireObject], request_id: str) -> AsyncIterator[bytes]:

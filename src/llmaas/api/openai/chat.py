@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from starlette.responses import Response
 
-from llmaas.api.dependencies import Authenticated, ServicesDep
+from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import CHAT
 from llmaas.api.responses import json_response, sse_response
@@ -32,10 +32,9 @@ router = APIRouter(tags=["Chat"])
 )
 async def create_chat_completion(
     request: Annotated[ChatCompletionRequest, Body(openapi_examples=CHAT)],
-    ctx: Authenticated,
-    services: ServicesDep,
+    caller: Authenticated,
 ) -> Response:
     if request.stream:
-        chunks = await services.completions.chat_stream(ctx, request)
-        return sse_response(chunks, ctx.request_id)
-    return json_response(await services.completions.chat(ctx, request))
+        chunks = await caller.services.completions.chat_stream(caller.ctx, request)
+        return sse_response(chunks, caller.ctx.request_id)
+    return json_response(await caller.services.completions.chat(caller.ctx, request))

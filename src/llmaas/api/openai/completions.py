@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from starlette.responses import Response
 
-from llmaas.api.dependencies import Authenticated, ServicesDep
+from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import COMPLETIONS
 from llmaas.api.responses import json_response, sse_response
@@ -24,10 +24,9 @@ router = APIRouter(tags=["Completions"])
 )
 async def create_completion(
     request: Annotated[CompletionRequest, Body(openapi_examples=COMPLETIONS)],
-    ctx: Authenticated,
-    services: ServicesDep,
+    caller: Authenticated,
 ) -> Response:
     if request.stream:
-        chunks = await services.completions.complete_stream(ctx, request)
-        return sse_response(chunks, ctx.request_id)
-    return json_response(await services.completions.complete(ctx, request))
+        chunks = await caller.services.completions.complete_stream(caller.ctx, request)
+        return sse_response(chunks, caller.ctx.request_id)
+    return json_response(await caller.services.completions.complete(caller.ctx, request))

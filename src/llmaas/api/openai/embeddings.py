@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from starlette.responses import Response
 
-from llmaas.api.dependencies import Authenticated, ServicesDep
+from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import EMBEDDINGS
 from llmaas.api.responses import json_response
@@ -24,7 +24,6 @@ router = APIRouter(tags=["Embeddings"])
 )
 async def create_embeddings(
     request: Annotated[EmbeddingRequest, Body(openapi_examples=EMBEDDINGS)],
-    ctx: Authenticated,
-    services: ServicesDep,
+    caller: Authenticated,
 ) -> Response:
-    return json_response(await services.embeddings.embed(ctx, request))
+    return json_response(await caller.services.embeddings.embed(caller.ctx, request))

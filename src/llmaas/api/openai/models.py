@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from llmaas.api.dependencies import Authenticated, ServicesDep
+from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.responses import json_response
 from llmaas.openai_schema.models import Model, ModelList
@@ -19,8 +19,8 @@ router = APIRouter(tags=["Models"])
     responses={200: {"model": ModelList}, **ERRORS},
     summary="List the models this key may use",
 )
-async def list_models(ctx: Authenticated, services: ServicesDep) -> Response:
-    return json_response(services.catalog.list(ctx.principal))
+async def list_models(caller: Authenticated) -> Response:
+    return json_response(caller.services.catalog.list(caller.ctx.principal))
 
 
 @router.get(
@@ -29,5 +29,5 @@ async def list_models(ctx: Authenticated, services: ServicesDep) -> Response:
     responses={200: {"model": Model}, **ERRORS},
     summary="Describe one model",
 )
-async def retrieve_model(model: str, ctx: Authenticated, services: ServicesDep) -> Response:
-    return json_response(services.catalog.get(ctx.principal, model))
+async def retrieve_model(model: str, caller: Authenticated) -> Response:
+    return json_response(caller.services.catalog.get(caller.ctx.principal, model))
