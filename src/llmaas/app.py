@@ -7,6 +7,7 @@ and the HTTP edge. Nothing else in the code base constructs adapters.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -123,6 +124,10 @@ def create_app(
                 "deployment started",
                 extra={"deployment": name, "seconds": round(core.clock.monotonic() - started, 2)},
             )
+        # Everything built so far lives as long as the process: move it out of the collector's
+        # sight, so full collections stay short (they stalled requests for tens of ms at p99).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
