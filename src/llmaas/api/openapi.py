@@ -7,6 +7,18 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from llmaas.openai_schema.chat import ChatCompletionRequest
+from llmaas.openai_schema.completions import CompletionRequest
+from llmaas.openai_schema.embeddings import EmbeddingRequest
+
+# Bodies parsed by api/body.py rather than by FastAPI: their schemas are added here.
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+)
 
 BEARER = {
     "type": "http",
@@ -24,11 +36,23 @@ def openapi_with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 description=app.description,
                 routes=app.routes,
             )
-            document.setdefault("components", {})["securitySchemes"] = {"bearerAuth": BEARER}
+            components = document.setdefault("components", {})
+            components["securitySchemes"] = {"bearerAuth": BEARER}
+            schemas = components.setdefault("schemas", {})
+            for model in REQUEST_MODELS:
+                schema = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}", mode="validation"
+                )
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
             for path, operations in document.get("paths", {}).items():
-                if path.startswith("/v1/"):
-                    for operation in operations.values():
+                for operation in operations.values():
+                    # FastAPI documents a 422 that llmaas never sends (validation errors are 400s).
+                    operation.get("responses", {}).pop("422", None)
+                    if path.startswith("/v1/"):
                         operation["security"] = [{"bearerAuth": []}]
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from llmaas.api.body import json_body, parse_body
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import CHAT
@@ -28,12 +27,11 @@ router = APIRouter(tags=["Chat"])
         },
         **ERRORS,
     },
+    openapi_extra=json_body(ChatCompletionRequest, CHAT),
     summary="Create a chat completion",
 )
-async def create_chat_completion(
-    request: Annotated[ChatCompletionRequest, Body(openapi_examples=CHAT)],
-    caller: Authenticated,
-) -> Response:
+async def create_chat_completion(http: Request, caller: Authenticated) -> Response:
+    request = await parse_body(http, ChatCompletionRequest)
     if request.stream:
         chunks = await caller.services.completions.chat_stream(caller.ctx, request)
         return sse_response(chunks, caller.ctx.request_id)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from llmaas.api.body import json_body, parse_body
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import COMPLETIONS
@@ -20,12 +19,11 @@ router = APIRouter(tags=["Completions"])
     "/completions",
     response_model=None,
     responses={200: {"model": Completion}, **ERRORS},
+    openapi_extra=json_body(CompletionRequest, COMPLETIONS),
     summary="Create a text completion",
 )
-async def create_completion(
-    request: Annotated[CompletionRequest, Body(openapi_examples=COMPLETIONS)],
-    caller: Authenticated,
-) -> Response:
+async def create_completion(http: Request, caller: Authenticated) -> Response:
+    request = await parse_body(http, CompletionRequest)
     if request.stream:
         chunks = await caller.services.completions.complete_stream(caller.ctx, request)
         return sse_response(chunks, caller.ctx.request_id)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from llmaas.api.body import json_body, parse_body
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import EMBEDDINGS
@@ -20,10 +19,9 @@ router = APIRouter(tags=["Embeddings"])
     "/embeddings",
     response_model=None,
     responses={200: {"model": CreateEmbeddingResponse}, **ERRORS},
+    openapi_extra=json_body(EmbeddingRequest, EMBEDDINGS),
     summary="Create embeddings",
 )
-async def create_embeddings(
-    request: Annotated[EmbeddingRequest, Body(openapi_examples=EMBEDDINGS)],
-    caller: Authenticated,
-) -> Response:
+async def create_embeddings(http: Request, caller: Authenticated) -> Response:
+    request = await parse_body(http, EmbeddingRequest)
     return json_response(await caller.services.embeddings.embed(caller.ctx, request))
