@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag
 
 from llmaas.openai_schema.base import WireObject, WireRequest, omitted_if_none
+from llmaas.openai_schema.generation import GenerationRequest
 from llmaas.openai_schema.usage import CompletionUsage
 
 # --- request: content parts -------------------------------------------------------------------
@@ -163,35 +164,16 @@ ResponseFormat = Annotated[
 ]
 
 
-class StreamOptions(WireRequest):
-    include_usage: bool | None = None
-
-
-Stop = str | Annotated[list[str], Field(max_length=4)]
-
-
-class ChatCompletionRequest(WireRequest):
-    model: str
+class ChatCompletionRequest(GenerationRequest):
     messages: Annotated[list[Message], Field(min_length=1)]
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=16)] | None = None
-    stop: Stop | None = None
-    seed: int | None = None
-    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    logit_bias: dict[str, float] | None = None
     logprobs: bool | None = None
     top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
-    user: str | None = None
 
     @property
     def output_limit(self) -> int | None:
@@ -201,16 +183,6 @@ class ChatCompletionRequest(WireRequest):
             if self.max_completion_tokens is not None
             else self.max_tokens
         )
-
-    @property
-    def stop_sequences(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
-
-    @property
-    def wants_stream_usage(self) -> bool:
-        return bool(self.stream_options and self.stream_options.include_usage)
 
 
 # --- response ---------------------------------------------------------------------------------

@@ -6,42 +6,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from llmaas.openai_schema.base import WireObject, WireRequest, omitted_if_none
-from llmaas.openai_schema.chat import Stop, StreamOptions
+from llmaas.openai_schema.base import WireObject, omitted_if_none
+from llmaas.openai_schema.generation import GenerationRequest
 from llmaas.openai_schema.usage import CompletionUsage
 
 Prompt = str | list[str] | list[int] | list[list[int]]
 
 
-class CompletionRequest(WireRequest):
-    model: str
+class CompletionRequest(GenerationRequest):
     prompt: Prompt
     max_tokens: Annotated[int, Field(ge=1)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=16)] | None = None
-    stop: Stop | None = None
-    seed: int | None = None
-    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
     logprobs: Annotated[int, Field(ge=0, le=5)] | None = None
     echo: bool | None = None
     suffix: str | None = None
     best_of: Annotated[int, Field(ge=1, le=16)] | None = None
-    logit_bias: dict[str, float] | None = None
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
-    user: str | None = None
-
-    @property
-    def stop_sequences(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
-
-    @property
-    def wants_stream_usage(self) -> bool:
-        return bool(self.stream_options and self.stream_options.include_usage)
 
     def prompts(self) -> list[str | list[int]]:
         """The batch of prompts: a string, token ids, or a list of either."""

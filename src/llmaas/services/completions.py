@@ -25,9 +25,9 @@ from llmaas.openai_schema.chat import (
     ImageUrlPart,
     InputAudioPart,
     NamedToolChoice,
-    StreamOptions,
 )
 from llmaas.openai_schema.completions import Completion, CompletionRequest
+from llmaas.openai_schema.generation import StreamOptions
 from llmaas.openai_schema.usage import CompletionUsage
 from llmaas.ports.backends import InferenceBackend
 from llmaas.ports.clock import Clock

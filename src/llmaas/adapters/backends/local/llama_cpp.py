@@ -33,6 +33,7 @@ from llmaas.openai_schema.chat import (
     ResponseFormatJsonSchema,
 )
 from llmaas.openai_schema.completions import Completion, CompletionRequest
+from llmaas.openai_schema.generation import GenerationRequest
 
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 
@@ -152,21 +153,8 @@ class LlamaCppBackend(NoEmbeddings):
         prompt = model.tokenize(rendered.text.encode(), add_bos=not rendered.adds_bos, special=True)
         max_tokens = self._output_budget(len(prompt), request.output_limit, param="messages")
         stops = tuple(dict.fromkeys([*rendered.stop, *request.stop_sequences]))
-        samplings = [
-            Sampling(
-                max_tokens=max_tokens,
-                temperature=_or(request.temperature, self._options.default_temperature),
-                top_p=_or(request.top_p, self._options.default_top_p),
-                seed=_seed(request.seed, index),
-                presence_penalty=request.presence_penalty or 0.0,
-                frequency_penalty=request.frequency_penalty or 0.0,
-                stop=stops,
-                top_logprobs=(request.top_logprobs or 0) if request.logprobs else None,
-                grammar=grammar,
-                logit_bias=_logit_bias(request.logit_bias),
-            )
-            for index in range(request.n or 1)
-        ]
+        top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
+        samplings = self._samplings(request, max_tokens, stops, top_logprobs, grammar)
         return ChatPlan(prompt=prompt, samplings=samplings, mode=mode)
 
     # --- text completions ---------------------------------------------------------------------
@@ -221,25 +209,35 @@ class LlamaCppBackend(NoEmbeddings):
             _check_token_ids(model, prompt)
             limit = request.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS
             max_tokens = self._output_budget(len(prompt), limit, param="prompt")
-            yield (
-                prompt,
-                [
-                    Sampling(
-                        max_tokens=max_tokens,
-                        temperature=_or(request.temperature, self._options.default_temperature),
-                        top_p=_or(request.top_p, self._options.default_top_p),
-                        seed=_seed(request.seed, index),
-                        presence_penalty=request.presence_penalty or 0.0,
-                        frequency_penalty=request.frequency_penalty or 0.0,
-                        stop=tuple(request.stop_sequences),
-                        top_logprobs=request.logprobs,
-                        logit_bias=_logit_bias(request.logit_bias),
-                    )
-                    for index in range(request.n or 1)
-                ],
-            )
+            stops = tuple(request.stop_sequences)
+            yield prompt, self._samplings(request, max_tokens, stops, request.logprobs, None)
 
     # --- shared -------------------------------------------------------------------------------
+
+    def _samplings(
+        self,
+        request: GenerationRequest,
+        max_tokens: int,
+        stops: tuple[str, ...],
+        top_logprobs: int | None,
+        grammar: LlamaGrammar | None,
+    ) -> list[Sampling]:
+        """One sampling plan per requested choice (``n``), with OpenAI's parameters mapped."""
+        return [
+            Sampling(
+                max_tokens=max_tokens,
+                temperature=_or(request.temperature, self._options.default_temperature),
+                top_p=_or(request.top_p, self._options.default_top_p),
+                seed=_seed(request.seed, index),
+                presence_penalty=request.presence_penalty or 0.0,
+                frequency_penalty=request.frequency_penalty or 0.0,
+                stop=stops,
+                top_logprobs=top_logprobs,
+                grammar=grammar,
+                logit_bias=_logit_bias(request.logit_bias),
+            )
+            for index in range(request.n or 1)
+        ]
 
     def _ready(self) -> tuple[Llama, ChatTemplate]:
         if self._model is None or self._template is None:
