@@ -77,7 +77,10 @@ class OpenAICompatibleBackend:
         return self._name
 
     async def start(self) -> None:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
         if self._options.api_key:
             headers["Authorization"] = f"Bearer {self._options.api_key.reveal()}"
         connector = aiohttp.TCPConnector(
@@ -230,9 +233,7 @@ class OpenAICompatibleBackend:
 
     async def _open(self, path: str, body: bytes) -> aiohttp.ClientResponse:
         try:
-            response = await self._client().post(
-                self._base + path, data=body, headers={"Accept": "text/event-stream"}
-            )
+            response = await self._client().post(self._base + path, data=body)
         except _UNREACHABLE as error:
             raise BackendUnavailable(_unreachable(self._name)) from error
         except TimeoutError as error:
