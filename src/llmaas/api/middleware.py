@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmaas.api.errors import domain_error_json, error_json
 from llmaas.domain.errors import PayloadTooLarge
+from llmaas.observability.logging import failure
 
 _log = logging.getLogger("llmaas.access")
 _errors = logging.getLogger("llmaas.errors")
@@ -72,7 +73,7 @@ class RequestContextMiddleware:
         try:
             await self._app(scope, receive, send_with_id)
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
-            _errors.error("unhandled error", exc_info=error, extra={"request_id": request_id})
+            _errors.error("unhandled error", extra={"request_id": request_id, **failure(error)})
             if status == 0:
                 status = 500
                 body = error_json(

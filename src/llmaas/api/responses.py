@@ -14,6 +14,7 @@ from starlette.responses import Response
 from llmaas.api.errors import domain_error_json, error_json
 from llmaas.api.event_stream import EventStreamResponse
 from llmaas.domain.errors import LlmaasError
+from llmaas.observability.logging import failure
 from llmaas.openai_schema.base import WireObject
 from llmaas.openai_schema.sse import DONE_EVENT, encode_event
 
@@ -40,7 +41,7 @@ async def _events(chunks: AsyncIterator[WireObject], request_id: str) -> AsyncIt
         yield encode_event(domain_error_json(error))
         return
     except Exception as error:  # noqa: BLE001 - the status line is sent; report in-band instead
-        _log.error("stream failed", exc_info=error, extra={"request_id": request_id})
+        _log.error("stream failed", extra={"request_id": request_id, **failure(error)})
         yield encode_event(
             error_json(
                 f"The server had an error while streaming (request id {request_id}).",

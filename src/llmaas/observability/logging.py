@@ -24,6 +24,18 @@ def _where(exc_info: tuple[type[BaseException], BaseException, TracebackType | N
     )
 
 
+def failure(error: BaseException) -> dict[str, str]:
+    """Log fields for a failure: its type and where it happened, never its message.
+
+    Pass these as ``extra`` instead of ``exc_info``, so no handler (a test's, a library's) can render
+    the message, which may quote a prompt.
+    """
+    return {
+        "error": type(error).__name__,
+        "where": _where((type(error), error, error.__traceback__)),
+    }
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {

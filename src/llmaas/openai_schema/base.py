@@ -29,3 +29,15 @@ class WireObject(BaseModel):
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
+
+
+TextOrTokens = str | list[str] | list[int] | list[list[int]]
+
+
+def as_batch(value: TextOrTokens) -> list[str | list[int]]:
+    """OpenAI's four input shapes (a text, token ids, or a list of either) as a batch of items."""
+    if isinstance(value, str):
+        return [value]
+    if value and all(isinstance(item, int) for item in value):
+        return [[int(item) for item in value if isinstance(item, int)]]
+    return [item for item in value if isinstance(item, str | list)]

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from llmaas.openai_schema.base import WireObject, omitted_if_none
+from llmaas.openai_schema.base import WireObject, as_batch, omitted_if_none
 from llmaas.openai_schema.generation import GenerationRequest
 from llmaas.openai_schema.usage import CompletionUsage
 
@@ -22,13 +22,7 @@ class CompletionRequest(GenerationRequest):
     best_of: Annotated[int, Field(ge=1, le=16)] | None = None
 
     def prompts(self) -> list[str | list[int]]:
-        """The batch of prompts: a string, token ids, or a list of either."""
-        prompt = self.prompt
-        if isinstance(prompt, str):
-            return [prompt]
-        if prompt and all(isinstance(p, int) for p in prompt):
-            return [[int(p) for p in prompt if isinstance(p, int)]]
-        return [p for p in prompt if isinstance(p, str | list)]
+        return as_batch(self.prompt)
 
 
 class CompletionLogprobs(WireObject):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from llmaas.openai_schema.base import WireObject, WireRequest
+from llmaas.openai_schema.base import WireObject, WireRequest, as_batch
 from llmaas.openai_schema.usage import EmbeddingUsage
 
 EmbeddingInput = (
@@ -25,13 +25,7 @@ class EmbeddingRequest(WireRequest):
     user: str | None = None
 
     def inputs(self) -> list[str | list[int]]:
-        """Normalise the four accepted shapes into a batch of texts or token-id lists."""
-        value = self.input
-        if isinstance(value, str):
-            return [value]
-        if value and all(isinstance(v, int) for v in value):
-            return [[int(v) for v in value if isinstance(v, int)]]
-        return [v for v in value if isinstance(v, str | list)]
+        return as_batch(self.input)
 
 
 class Embedding(WireObject):
