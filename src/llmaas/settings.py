@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,8 +39,9 @@ class Settings(BaseSettings):
     """How long a verified key is trusted before its record is read again (revocation bound)."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     log_level: str = "info"
-    log_format: str = "json"
-    """``json`` (one object a line, for collectors) or ``text`` (for people)."""
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """``json`` (one object a line, for collectors), ``text`` (for people), or ``auto``: text on a
+    terminal, JSON otherwise."""
 
     @property
     def effective_database_url(self) -> str:
