@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import jinja2
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from llmaas.domain.errors import InvalidRequest
 from llmaas.openai_schema.chat import (
     AssistantMessage,
     ChatCompletionRequest,
@@ -55,7 +57,17 @@ class ChatTemplate:
         if tools and not self._native_tools:
             messages = _with_tool_prompt(messages, request.tools or [])
             tools = None
-        result = self._formatter(messages=cast(Any, messages), tools=cast(Any, tools))
+        try:
+            result = self._formatter(messages=cast(Any, messages), tools=cast(Any, tools))
+        except (jinja2.TemplateError, ValueError):
+            # The template refused the conversation (its raise_exception): a client error. Its
+            # text is not relayed, in case a template quotes a message.
+            raise InvalidRequest(
+                "The conversation does not fit this model's chat template "
+                "(for example, roles that must alternate or a misplaced system message).",
+                param="messages",
+                code="invalid_conversation",
+            ) from None
         stops = (
             result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         )

@@ -86,34 +86,22 @@ def generate(
     model: Llama, prompt: Sequence[int], sampling: Sampling, cancelled: threading.Event
 ) -> Iterator[Piece | Finish]:
     """Yield pieces of text as they become safe to emit, then exactly one :class:`Finish`."""
+    if cancelled.is_set():  # the client left while this waited for the model: skip the prompt
+        yield Finish("cancelled", 0)
+        return
     capture = None
     if sampling.top_logprobs is not None or sampling.logit_bias:
         capture = _LogitCapture(sampling.top_logprobs is not None, sampling.logit_bias)
-    model.set_seed(sampling.seed)
-    tokens = model.generate(
-        prompt,
-        top_k=0,
-        top_p=sampling.top_p,
-        min_p=0.0,
-        typical_p=1.0,
-        temp=sampling.temperature,
-        repeat_penalty=1.0,
-        frequency_penalty=sampling.frequency_penalty,
-        presence_penalty=sampling.presence_penalty,
-        logits_processor=LogitsProcessorList([capture]) if capture else None,
-        grammar=sampling.grammar,
-    )
+    tokens = _token_stream(model, prompt, sampling, capture)
     text = _TextBuffer(sampling.stop)
     vocab = model._model.vocab  # noqa: SLF001 - the public API has no end-of-generation test
     count = 0
     reason: FinishReason = "length"
     pending: list[TokenLogprob] = []
     for token in tokens:
-        if cancelled.is_set():
-            reason = "cancelled"
-            break
-        if llama_cpp.llama_vocab_is_eog(vocab, token):
-            reason = "stop"
+        ended = _ended(vocab, token, cancelled)
+        if ended is not None:
+            reason = ended
             break
         count += 1
         piece = token_piece(vocab, token)
@@ -132,6 +120,34 @@ def generate(
     if rest or pending:
         yield Piece(rest, pending)
     yield Finish(reason, count)
+
+
+def _ended(vocab: Any, token: int, cancelled: threading.Event) -> FinishReason | None:
+    if cancelled.is_set():
+        return "cancelled"
+    if llama_cpp.llama_vocab_is_eog(vocab, token):
+        return "stop"
+    return None
+
+
+def _token_stream(
+    model: Llama, prompt: Sequence[int], sampling: Sampling, capture: _LogitCapture | None
+) -> Iterator[int]:
+    """llama.cpp's sampler chain configured with OpenAI's semantics (no top-k, no min-p)."""
+    model.set_seed(sampling.seed)
+    return model.generate(
+        prompt,
+        top_k=0,
+        top_p=sampling.top_p,
+        min_p=0.0,
+        typical_p=1.0,
+        temp=sampling.temperature,
+        repeat_penalty=1.0,
+        frequency_penalty=sampling.frequency_penalty,
+        presence_penalty=sampling.presence_penalty,
+        logits_processor=LogitsProcessorList([capture]) if capture else None,
+        grammar=sampling.grammar,
+    )
 
 
 class _TextBuffer:

@@ -47,7 +47,8 @@ class ModelWorker:
 
         def run() -> None:
             try:
-                job(put, cancelled)
+                if not cancelled.is_set():  # the consumer may be gone before the job starts
+                    job(put, cancelled)
             except BaseException as error:  # noqa: BLE001 - handed to the consumer, re-raised there
                 put(_Failed(error))
             finally:
