@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -36,7 +36,9 @@ class ModelWorker:
     async def run(self, job: Callable[[], R]) -> R:
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
 
-    async def stream(self, job: Callable[[Emit, threading.Event], None]) -> AsyncIterator[Any]:
+    async def stream(
+        self, job: Callable[[Emit, threading.Event], None]
+    ) -> AsyncGenerator[Any, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancelled = threading.Event()
