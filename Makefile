@@ -18,7 +18,7 @@ PIP := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --disable-pip-version-check --find-links $(WHEEL_CACHE) -c requirements/constraints.txt
 NODE_EXAMPLES := tests/e2e/node
 
-.PHONY: help run test install install-dev lint typecheck contracts unit e2e clean
+.PHONY: help run test bench install install-dev lint typecheck contracts clean
 
 help:
 	@echo "make run   - install and start llmaas on http://$(HOST):$(PORT) (embedded models, SQLite)"
@@ -75,6 +75,12 @@ contracts: install-dev
 
 test: lint typecheck contracts
 	$(BIN)/pytest
+
+bench: install
+	$(PIP_INSTALL) -e '.[embedded,postgres,bench]'
+	@command -v wrk >/dev/null || { echo ">> bench needs wrk: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/gateway_overhead.py
+	$(BIN)/python bench/embedded_tokens_per_second.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
