@@ -9,7 +9,7 @@ engine's free-text error messages are not relayed, since some engines quote the 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from llmaas.openai_schema.usage import CompletionUsage
 from llmaas.ports.backends import EmbeddingResult
 
 W = TypeVar("W", bound=BaseModel)
+S = TypeVar("S", ChatCompletionChunk, Completion)
 
 # Failures that mean "this deployment cannot take the request": the caller fails over to the next one.
 # A connect timeout belongs here (a host that silently drops packets), a read timeout does not.
@@ -112,52 +113,17 @@ class OpenAICompatibleBackend:
     async def chat_stream(
         self, request: ChatCompletionRequest
     ) -> AsyncIterator[ChatCompletionChunk]:
-        seen_usage = False
-        content_chunks = 0
-        last: ChatCompletionChunk | None = None
         stream = self._stream("/chat/completions", self._stream_body(request), ChatCompletionChunk)
-        # Closed early (the client went away), we close the engine's stream now, not at GC.
-        async with aclosing(stream):
-            async for chunk in stream:
-                seen_usage = seen_usage or chunk.usage is not None
-                content_chunks += sum(
-                    1 for c in chunk.choices if c.delta.content or c.delta.tool_calls
-                )
-                last = chunk
-                yield chunk
-        if not seen_usage and last is not None:
-            # Some engines ignore stream_options; count one token per content event, and estimate
-            # the prompt, rather than report nothing.
-            yield ChatCompletionChunk(
-                id=last.id,
-                created=last.created,
-                model=last.model,
-                choices=[],
-                usage=_estimated_usage(_prompt_chars(request), content_chunks),
-            )
+        async for chunk in _with_usage(stream, _chat_outputs, _prompt_chars(request)):
+            yield chunk
 
     async def complete(self, request: CompletionRequest) -> Completion:
         return await self._post("/completions", self._body(request), Completion)
 
     async def complete_stream(self, request: CompletionRequest) -> AsyncIterator[Completion]:
-        seen_usage = False
-        text_chunks = 0
-        last: Completion | None = None
         stream = self._stream("/completions", self._stream_body(request), Completion)
-        async with aclosing(stream):
-            async for chunk in stream:
-                seen_usage = seen_usage or chunk.usage is not None
-                text_chunks += sum(1 for c in chunk.choices if c.text)
-                last = chunk
-                yield chunk
-        if not seen_usage and last is not None:
-            yield Completion(
-                id=last.id,
-                created=last.created,
-                model=last.model,
-                choices=[],
-                usage=_estimated_usage(len(str(request.prompt)), text_chunks),
-            )
+        async for chunk in _with_usage(stream, _text_outputs, len(str(request.prompt))):
+            yield chunk
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         # Always ask for floats: base64 (the SDK's default) is re-encoded by the gateway.
@@ -322,6 +288,35 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+async def _with_usage(
+    stream: AsyncGenerator[S, None], outputs: Callable[[S], int], prompt_chars: int
+) -> AsyncGenerator[S, None]:
+    """Relay the engine's chunks; if it never reported usage (some engines ignore
+    ``stream_options``), end with an estimate: one token per content event, and the prompt's
+    characters / 4, rather than report nothing."""
+    seen_usage = False
+    produced = 0
+    last: S | None = None
+    # Closed early (the client went away), the engine's stream is closed now, not at GC.
+    async with aclosing(stream):
+        async for chunk in stream:
+            seen_usage = seen_usage or chunk.usage is not None
+            produced += outputs(chunk)
+            last = chunk
+            yield chunk
+    if not seen_usage and last is not None:
+        usage = _estimated_usage(prompt_chars, produced)
+        yield last.model_copy(update={"choices": [], "usage": usage})
+
+
+def _chat_outputs(chunk: ChatCompletionChunk) -> int:
+    return sum(1 for c in chunk.choices if c.delta.content or c.delta.tool_calls)
+
+
+def _text_outputs(chunk: Completion) -> int:
+    return sum(1 for c in chunk.choices if c.text)
 
 
 def _prompt_chars(request: ChatCompletionRequest) -> int:
