@@ -217,12 +217,14 @@ async def _events(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     decoder = SseDecoder()
     async for data in response.content.iter_any():
         for event in decoder.feed(data):
-            if event.strip() == DONE:
+            payload = event.strip()
+            if payload == DONE:
                 return
-            if event.strip():  # an empty data field is a keep-alive, not an event
+            if payload:  # an empty data field is a keep-alive, not an event
                 yield event
     for event in decoder.flush():
-        if event.strip() and event.strip() != DONE:
+        payload = event.strip()
+        if payload and payload != DONE:
             yield event
 
 
