@@ -16,7 +16,9 @@ import string
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from llmaas.domain.limits import Limits
 from llmaas.domain.secrets import Secret
+from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
 
 KEY_PREFIX = "sk-llmaas-"
 KEY_ID_LENGTH = 12
@@ -43,12 +45,26 @@ class ApiKeyRecord:
     allowed_models: frozenset[str] | None = None
     revoked_at: datetime | None = None
     expires_at: datetime | None = None
+    organization_id: str = DEFAULT_ORGANIZATION_ID
+    limits: Limits = Limits()
+    """The key's own limits, on top of its organization's."""
+    previous_key_hash: str | None = None
+    """After a rotation, the old secret's hash: still accepted until ``previous_valid_until``."""
+    previous_valid_until: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or now < self.expires_at
+
+    def accepts_previous(self, now: datetime) -> bool:
+        """Whether the pre-rotation secret is still inside its grace period."""
+        return (
+            self.previous_key_hash is not None
+            and self.previous_valid_until is not None
+            and now < self.previous_valid_until
+        )
 
     @property
     def display_prefix(self) -> str:
@@ -59,8 +75,13 @@ class ApiKeyRecord:
 def generate_key() -> tuple[str, Secret]:
     """Return ``(key_id, full_key)`` for a new key, from the OS's CSPRNG."""
     key_id = "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
+    return key_id, new_secret_for(key_id)
+
+
+def new_secret_for(key_id: str) -> Secret:
+    """A fresh secret under an existing id: what a rotation hands out."""
     secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
-    return key_id, Secret(f"{KEY_PREFIX}{key_id}-{secret}")
+    return Secret(f"{KEY_PREFIX}{key_id}-{secret}")
 
 
 def parse_key(presented: str) -> ParsedKey | None:

@@ -7,6 +7,8 @@ HTTP status and the OpenAI error envelope. Messages must never contain prompt or
 
 from __future__ import annotations
 
+from llmaas.domain.quotas import Dimension, RateLimitStatus
+
 
 class LlmaasError(Exception):
     """Base class: every error a client may see derives from it."""
@@ -86,3 +88,34 @@ class UpstreamFailed(LlmaasError):
     """The engine answered with a server error or broke the protocol."""
 
     default_code = "upstream_error"
+
+
+class LimitReached(LlmaasError):
+    """Admission refused the request: a rate limit, budget or credit would be exceeded."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dimension: Dimension,
+        retry_after: float | None,
+        status: RateLimitStatus | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.dimension = dimension
+        self.retry_after = retry_after
+        self.status = status
+
+
+class RateLimitExceeded(LimitReached):
+    default_code = "rate_limit_exceeded"
+
+
+class QuotaExceeded(LimitReached):
+    """A budget, quota or prepaid credit is used up (OpenAI's ``insufficient_quota``)."""
+
+    default_code = "insufficient_quota"
+
+
+class OrganizationDisabled(PermissionDenied):
+    default_code = "organization_disabled"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from llmaas.domain.pricing import DEFAULT_PRICES, Prices
+
 
 class Capability(StrEnum):
     CHAT = "chat"
@@ -38,6 +40,7 @@ class ServedModel:
     max_output_tokens: int | None = None
     embedding_dimensions: int | None = None
     description: str = ""
+    prices: Prices = DEFAULT_PRICES
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -11,6 +12,7 @@ class TokenUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    """Part of ``completion_tokens`` (OpenAI's accounting), priced on its own."""
 
     @property
     def total_tokens(self) -> int:
@@ -43,3 +45,10 @@ class UsageEvent:
     latency_ms: float
     outcome: Outcome
     streamed: bool
+    organization_id: str = ""
+    cost_micros: int = 0
+    time_to_first_token_ms: float | None = None
+    audio_ms: int = 0
+    batch: bool = False
+    occurred_at: datetime | None = None
+    """When the request ended (UTC); set by metering."""
