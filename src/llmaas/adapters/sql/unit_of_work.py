@@ -5,10 +5,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from llmaas.adapters.sql.api_keys import SqlApiKeyRepository
+from llmaas.adapters.sql.tenants import SqlOrganizationRepository, SqlTierRepository
+from llmaas.adapters.sql.usage import SqlUsageRepository
 
 
 class SqlUnitOfWork:
     api_keys: SqlApiKeyRepository
+    tiers: SqlTierRepository
+    organizations: SqlOrganizationRepository
+    usage: SqlUsageRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -17,7 +22,11 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         self._connection = await self._engine.connect()
         await self._connection.begin()
+        # Every repository shares the one connection, hence the one transaction.
         self.api_keys = SqlApiKeyRepository(self._connection)
+        self.tiers = SqlTierRepository(self._connection)
+        self.organizations = SqlOrganizationRepository(self._connection)
+        self.usage = SqlUsageRepository(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
