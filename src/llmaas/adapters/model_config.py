@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
+from llmaas.domain.money import InvalidAmount, eur_to_micros
+from llmaas.domain.pricing import DEFAULT_PRICES, Prices
 from llmaas.domain.secrets import Secret
 
 
@@ -29,6 +31,36 @@ class _Deployment(BaseModel):
     engine: str
 
 
+Eur = str | int
+"""Amounts are written as decimal text (``"1.80"``) or whole numbers, never binary floats."""
+
+
+class _Pricing(BaseModel):
+    """EUR prices; any omitted one keeps the platform default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_million: Eur | None = None
+    output_per_million: Eur | None = None
+    reasoning_per_million: Eur | None = None
+    audio_per_minute: Eur | None = None
+    rerank_per_million: Eur | None = None
+    batch_discount_percent: int | None = Field(default=None, ge=0, le=100)
+
+    def to_domain(self) -> Prices:
+        values: dict[str, int] = {}
+        for name in Prices.__dataclass_fields__:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            values[name] = value if name == "batch_discount_percent" else eur_to_micros(value)
+        return Prices(**{**_default_prices(), **values})
+
+
+def _default_prices() -> dict[str, int]:
+    return {name: getattr(DEFAULT_PRICES, name) for name in Prices.__dataclass_fields__}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +73,7 @@ class _Model(BaseModel):
     max_output_tokens: int | None = Field(default=None, ge=1)
     embedding_dimensions: int | None = Field(default=None, ge=1)
     capabilities: list[Capability]
+    pricing: _Pricing = _Pricing()
     deployments: list[_Deployment] = Field(min_length=1)
 
     @field_validator("capabilities")
@@ -72,7 +105,10 @@ def load_models(path: Path | None) -> list[ServedModel]:
         raise ConfigError(f"{source}: {error}") from error
     except ValidationError as error:
         raise ConfigError(f"{source}: {error}") from error
-    models = [_to_domain(m, path.parent if path else None) for m in parsed.models]
+    try:
+        models = [_to_domain(m, path.parent if path else None) for m in parsed.models]
+    except InvalidAmount as error:
+        raise ConfigError(f"{source}: pricing: {error}") from error
     _check_unique(models, source)
     return models
 
@@ -89,6 +125,7 @@ def _to_domain(model: _Model, base_dir: Path | None) -> ServedModel:
         max_output_tokens=model.max_output_tokens,
         embedding_dimensions=model.embedding_dimensions,
         description=model.description,
+        prices=model.pricing.to_domain(),
     )
 
 

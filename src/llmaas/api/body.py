@@ -14,7 +14,15 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from llmaas.services.completions import RequestContext
+
 M = TypeVar("M", bound=BaseModel)
+
+
+async def parse_request(request: Request, model: type[M], ctx: RequestContext) -> M:
+    """Parse an inference request, noting its size: admission bounds the prompt's tokens with it."""
+    ctx.body_bytes = len(await request.body())
+    return await parse_body(request, model)
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

@@ -7,6 +7,7 @@ id, never a traceback.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from llmaas.api.rate_limits import rate_limit_headers
 from llmaas.domain import errors as domain
+from llmaas.domain.quotas import Dimension
 
 # error class -> (HTTP status, OpenAI error type)
 _TABLE: dict[type[domain.LlmaasError], tuple[int, str]] = {
@@ -28,15 +31,27 @@ _TABLE: dict[type[domain.LlmaasError], tuple[int, str]] = {
     domain.InvalidRequest: (400, "invalid_request_error"),
     domain.PayloadTooLarge: (413, "invalid_request_error"),
     domain.UpstreamRateLimited: (429, "rate_limit_error"),
+    domain.RateLimitExceeded: (429, "requests"),
+    domain.QuotaExceeded: (429, "insufficient_quota"),
     domain.UpstreamFailed: (502, "server_error"),
     domain.BackendUnavailable: (503, "server_error"),
     domain.UpstreamTimeout: (504, "server_error"),
 }
 
+_TOKEN_DIMENSIONS = frozenset(
+    {
+        Dimension.TOKENS_PER_MINUTE,
+        Dimension.OUTPUT_TOKENS_PER_HOUR,
+        Dimension.OUTPUT_TOKENS_PER_DAY,
+    }
+)
+
 _HTTP_CODES = {404: "unknown_url", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 def status_and_type(error: domain.LlmaasError) -> tuple[int, str]:
+    if isinstance(error, domain.RateLimitExceeded) and error.dimension in _TOKEN_DIMENSIONS:
+        return 429, "tokens"  # OpenAI's type says which kind of window ran out
     for cls in type(error).__mro__:
         if cls in _TABLE:
             return _TABLE[cls]
@@ -76,8 +91,11 @@ async def _on_domain_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, domain.LlmaasError)
     status, type_ = status_and_type(error)
     headers: dict[str, str] = {}
-    if isinstance(error, domain.UpstreamRateLimited) and error.retry_after is not None:
-        headers["Retry-After"] = str(int(error.retry_after + 0.999))
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int | float):
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    if isinstance(error, domain.LimitReached):
+        headers.update(rate_limit_headers(error.status))
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return error_response(status, error.message, type_, error.param, error.code, headers)

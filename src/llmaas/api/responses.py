@@ -22,12 +22,16 @@ _log = logging.getLogger("llmaas.errors")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def json_response(body: WireObject) -> Response:
-    return Response(body.to_json(), media_type="application/json")
+def json_response(body: WireObject, headers: dict[str, str] | None = None) -> Response:
+    return Response(body.to_json(), media_type="application/json", headers=headers)
 
 
-def sse_response(chunks: AsyncIterator[WireObject], request_id: str) -> EventStreamResponse:
-    return EventStreamResponse(_events(chunks, request_id), headers=_SSE_HEADERS)
+def sse_response(
+    chunks: AsyncIterator[WireObject], request_id: str, headers: dict[str, str] | None = None
+) -> EventStreamResponse:
+    return EventStreamResponse(
+        _events(chunks, request_id), headers={**_SSE_HEADERS, **(headers or {})}
+    )
 
 
 async def _events(chunks: AsyncIterator[WireObject], request_id: str) -> AsyncIterator[bytes]:

@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from llmaas.domain.api_keys import ApiKeyRecord, KeyHasher, parse_key
-from llmaas.domain.errors import InvalidApiKey
+from llmaas.domain.api_keys import ApiKeyRecord, KeyHasher, ParsedKey, parse_key
+from llmaas.domain.errors import InvalidApiKey, OrganizationDisabled
 from llmaas.domain.principals import Principal
+from llmaas.domain.tenants import Organization, Tier, intersect_allowed
 from llmaas.ports.clock import Clock
-from llmaas.ports.repositories import UnitOfWorkFactory
+from llmaas.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 _MISSING_KEY = "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
 _BAD_KEY = "Incorrect API key provided."
+_MISMATCH_RECHECK_SECONDS = 1.0
+"""A secret that does not match may be a rotation done by another instance: re-read, at most this often."""
 
 
 @dataclass(slots=True)
@@ -26,6 +29,7 @@ class _CacheEntry:
     record: ApiKeyRecord | None
     principal: Principal | None
     checked_at: float
+    organization_disabled: bool = False
 
 
 class Authenticator:
@@ -52,14 +56,33 @@ class Authenticator:
         if parsed is None:
             raise InvalidApiKey(_BAD_KEY)
         entry = await self._entry(parsed.key_id)
+        if not self._matches(parsed, entry):
+            if self._clock.monotonic() - entry.checked_at < _MISMATCH_RECHECK_SECONDS:
+                raise InvalidApiKey(_BAD_KEY)
+            self._known.pop(parsed.key_id, None)
+            entry = await self._entry(parsed.key_id)
+            if not self._matches(parsed, entry):
+                raise InvalidApiKey(_BAD_KEY)
         record = entry.record
-        if record is None or entry.principal is None:
-            raise InvalidApiKey(_BAD_KEY)
-        if not self._hasher.matches(parsed.full_key, record.key_hash):
-            raise InvalidApiKey(_BAD_KEY)
+        assert record is not None
+        assert entry.principal is not None
         if not record.is_active(self._clock.now()):
             raise InvalidApiKey("This API key has been revoked or has expired.")
+        if entry.organization_disabled:
+            raise OrganizationDisabled("The organization of this API key is disabled.")
         return entry.principal
+
+    def _matches(self, parsed: ParsedKey, entry: _CacheEntry) -> bool:
+        record = entry.record
+        if record is None or entry.principal is None:
+            return False
+        if self._hasher.matches(parsed.full_key, record.key_hash):
+            return True
+        return (
+            record.previous_key_hash is not None
+            and record.accepts_previous(self._clock.now())
+            and self._hasher.matches(parsed.full_key, record.previous_key_hash)
+        )
 
     def forget(self, key_id: str) -> None:
         """Drop a cached key (after a revocation in this process) so the next request re-reads it."""
@@ -76,11 +99,18 @@ class Authenticator:
             return _CacheEntry(None, None, missed_at)
         async with self._unit_of_work() as uow:
             record = await uow.api_keys.get(key_id)
-        if record is None:
+            loaded = await _load_tenant(uow, record) if record is not None else None
+        if record is None or loaded is None:
             self._remember_unknown(key_id, now)
             self._known.pop(key_id, None)
             return _CacheEntry(None, None, now)
-        entry = _CacheEntry(record, _principal_of(record), now)
+        organization, tier = loaded
+        entry = _CacheEntry(
+            record,
+            principal_of(record, organization, tier),
+            now,
+            organization_disabled=organization.disabled_at is not None,
+        )
         self._known[key_id] = entry
         return entry
 
@@ -100,10 +130,25 @@ def _bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def _principal_of(record: ApiKeyRecord) -> Principal:
+async def _load_tenant(uow: UnitOfWork, record: ApiKeyRecord) -> tuple[Organization, Tier] | None:
+    organization = await uow.organizations.get(record.organization_id)
+    if organization is None:
+        return None
+    tier = await uow.tiers.get(organization.tier_id)
+    return (organization, tier) if tier is not None else None
+
+
+def principal_of(record: ApiKeyRecord, organization: Organization, tier: Tier) -> Principal:
     return Principal(
         key_id=record.id,
         key_name=record.name,
         is_admin=record.is_admin,
-        allowed_models=record.allowed_models,
+        allowed_models=intersect_allowed(
+            record.allowed_models, organization.effective_models(tier)
+        ),
+        organization_id=organization.id,
+        tier_id=tier.id,
+        key_limits=record.limits,
+        organization_limits=organization.effective_limits(tier),
+        credit_micros=organization.credit_granted_micros if tier.prepaid else None,
     )

@@ -1,10 +1,11 @@
 """Chat and text completions: the request pipeline, top to bottom.
 
-    authenticate (done at the edge) -> check features -> route -> call backend -> meter
+    authenticate (done at the edge) -> check features -> admit -> route -> call backend -> meter
 
-Admission (quotas, budgets) and guarding (prompt injection) slot in between authentication and routing
-when they land. Streaming responses are metered in a ``finally``: a client that disconnects mid-stream is
-still recorded with what was generated, and the engine's work is cancelled.
+Admission reserves the request's worst case against every limit before an engine is involved; metering
+settles that reservation to the actual usage in a ``finally``, so a client that disconnects mid-stream is
+charged for what was generated, an engine failure releases the reservation, and the engine's work is
+cancelled. Guarding (prompt injection) will slot in between admission and routing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Protocol, TypeVar
 from llmaas.domain.errors import InvalidRequest
 from llmaas.domain.models import Capability, ServedModel
 from llmaas.domain.principals import Principal
-from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
+from llmaas.domain.quotas import Demand, RateLimitStatus
+from llmaas.domain.usage import Outcome
 from llmaas.openai_schema.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -30,16 +32,20 @@ from llmaas.openai_schema.completions import Completion, CompletionRequest
 from llmaas.openai_schema.generation import StreamOptions
 from llmaas.openai_schema.usage import CompletionUsage
 from llmaas.ports.backends import InferenceBackend
-from llmaas.ports.clock import Clock
-from llmaas.ports.usage import UsageRecorder
+from llmaas.services.demand import chat_demand, completion_demand
+from llmaas.services.metering import Meter, Metering
 from llmaas.services.routing import Route, Router, require
 from llmaas.services.streaming import aclose_stream, call_first_available, open_first_available
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestContext:
     principal: Principal
     request_id: str
+    body_bytes: int = 0
+    """Size of the request body: bounds the prompt's tokens for admission (see ``demand.py``)."""
+    rate_limits: RateLimitStatus | None = None
+    """Set by admission, for the response's ``x-ratelimit-*`` headers."""
 
 
 class StreamChunk(Protocol):
@@ -57,15 +63,17 @@ Response = TypeVar("Response", ChatCompletion, Completion)
 
 
 class CompletionsService:
-    def __init__(self, router: Router, recorder: UsageRecorder, clock: Clock) -> None:
+    def __init__(self, router: Router, metering: Metering) -> None:
         self._router = router
-        self._recorder = recorder
-        self._clock = clock
+        self._metering = metering
 
     async def chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
         route = self._router.resolve(ctx.principal, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
-        return await self._call(ctx, route, "chat.completions", lambda b: b.chat(request))
+        meter = await self._admit(
+            ctx, route, "chat.completions", chat_demand(route.model, request, ctx.body_bytes)
+        )
+        return await _call(meter, route, lambda b: b.chat(request))
 
     async def chat_stream(
         self, ctx: RequestContext, request: ChatCompletionRequest
@@ -73,13 +81,19 @@ class CompletionsService:
         """Returns once the first chunk is in hand, so routing and engine errors are still HTTP errors."""
         route = self._router.resolve(ctx.principal, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
-        upstream = request.model_copy(
-            update={"stream_options": _with_usage(request.stream_options)}
-        )
-        return await self._stream(
+        meter = await self._admit(
             ctx,
             route,
             "chat.completions",
+            chat_demand(route.model, request, ctx.body_bytes),
+            streamed=True,
+        )
+        upstream = request.model_copy(
+            update={"stream_options": _with_usage(request.stream_options)}
+        )
+        return await _stream(
+            meter,
+            route,
             lambda b: b.chat_stream(upstream),
             client_wants_usage=request.wants_stream_usage,
             has_output=_chat_chunk_has_output,
@@ -88,82 +102,97 @@ class CompletionsService:
     async def complete(self, ctx: RequestContext, request: CompletionRequest) -> Completion:
         route = self._router.resolve(ctx.principal, request.model, Capability.COMPLETIONS)
         check_completion_features(request)
-        return await self._call(ctx, route, "completions", lambda b: b.complete(request))
+        meter = await self._admit(
+            ctx, route, "completions", completion_demand(route.model, request, ctx.body_bytes)
+        )
+        return await _call(meter, route, lambda b: b.complete(request))
 
     async def complete_stream(
         self, ctx: RequestContext, request: CompletionRequest
     ) -> AsyncGenerator[Completion, None]:
         route = self._router.resolve(ctx.principal, request.model, Capability.COMPLETIONS)
         check_completion_features(request)
-        upstream = request.model_copy(
-            update={"stream_options": _with_usage(request.stream_options)}
-        )
-        return await self._stream(
+        meter = await self._admit(
             ctx,
             route,
             "completions",
+            completion_demand(route.model, request, ctx.body_bytes),
+            streamed=True,
+        )
+        upstream = request.model_copy(
+            update={"stream_options": _with_usage(request.stream_options)}
+        )
+        return await _stream(
+            meter,
+            route,
             lambda b: b.complete_stream(upstream),
             client_wants_usage=request.wants_stream_usage,
             has_output=_completion_chunk_has_output,
         )
 
-    async def _call(
+    async def _admit(
         self,
         ctx: RequestContext,
         route: Route,
         endpoint: str,
-        call: Callable[[InferenceBackend], Awaitable[Response]],
-    ) -> Response:
-        meter = _Meter(self._recorder, self._clock, ctx, route, endpoint, streamed=False)
-        try:
-            response, backend = await call_first_available(route, call)
-            meter.deployment = backend.name
-            response.model = route.model.id
-            if response.usage is not None:
-                meter.usage = response.usage.to_domain()
-            meter.outcome = Outcome.OK
-            return response
-        finally:
-            meter.record()
-
-    async def _stream(
-        self,
-        ctx: RequestContext,
-        route: Route,
-        endpoint: str,
-        start: Callable[[InferenceBackend], AsyncIterator[Chunk]],
+        demand: Demand,
         *,
-        client_wants_usage: bool,
-        has_output: Callable[[Chunk], bool],
-    ) -> AsyncGenerator[Chunk, None]:
-        meter = _Meter(self._recorder, self._clock, ctx, route, endpoint, streamed=True)
-        try:
-            opened = await open_first_available(route, start)
-        except BaseException:
-            meter.record()
-            raise
-        meter.deployment = opened.backend.name
-        return _relay(opened.first, opened.rest, meter, client_wants_usage, has_output)
+        streamed: bool = False,
+    ) -> Meter:
+        reservation = await self._metering.admission.admit(ctx.principal, ctx.request_id, demand)
+        ctx.rate_limits = reservation.status
+        return self._metering.meter(
+            ctx.principal, ctx.request_id, route.model, endpoint, reservation, streamed=streamed
+        )
+
+
+async def _call(
+    meter: Meter, route: Route, call: Callable[[InferenceBackend], Awaitable[Response]]
+) -> Response:
+    try:
+        response, backend = await call_first_available(route, call)
+        meter.deployment = backend.name
+        response.model = route.model.id
+        if response.usage is not None:
+            meter.usage = response.usage.to_domain()
+        meter.outcome = Outcome.OK
+        return response
+    finally:
+        meter.finish()
+
+
+async def _stream(
+    meter: Meter,
+    route: Route,
+    start: Callable[[InferenceBackend], AsyncIterator[Chunk]],
+    *,
+    client_wants_usage: bool,
+    has_output: Callable[[Chunk], bool],
+) -> AsyncGenerator[Chunk, None]:
+    try:
+        opened = await open_first_available(route, start)
+    except BaseException:
+        meter.finish()
+        raise
+    meter.deployment = opened.backend.name
+    return _relay(opened.first, opened.rest, meter, client_wants_usage, has_output)
 
 
 async def _relay(
     first: Chunk | None,
     rest: AsyncIterator[Chunk],
-    meter: _Meter,
+    meter: Meter,
     client_wants_usage: bool,
     has_output: Callable[[Chunk], bool],
 ) -> AsyncGenerator[Chunk, None]:
     try:
         chunk = first
         while chunk is not None:
-            chunk.model = meter.route.model.id
-            if chunk.usage is not None:
-                meter.usage = chunk.usage.to_domain()
-                if not client_wants_usage:
-                    chunk.usage = None
-            if has_output(chunk):
-                meter.streamed_chunks += 1
-            if chunk.choices or chunk.usage is not None:
+            chunk.model = meter.model.id
+            if _relay_usage(chunk, meter, client_wants_usage):
+                if has_output(chunk):
+                    meter.streamed_chunks += 1
+                    meter.output_started()
                 yield chunk
             chunk = await anext(rest, None)
         meter.outcome = Outcome.OK
@@ -172,7 +201,17 @@ async def _relay(
         raise
     finally:
         await aclose_stream(rest)
-        meter.record()
+        meter.finish()
+
+
+def _relay_usage(chunk: StreamChunk, meter: Meter, client_wants_usage: bool) -> bool:
+    """Meter any usage a chunk carries; show the client only the final usage chunk, and only when
+    it asked for it. Returns whether the chunk is still worth sending."""
+    if chunk.usage is not None:
+        meter.usage = chunk.usage.to_domain()
+        if chunk.choices or not client_wants_usage:
+            chunk.usage = None
+    return bool(chunk.choices) or chunk.usage is not None
 
 
 def _with_usage(options: StreamOptions | None) -> StreamOptions:
@@ -187,54 +226,6 @@ def _chat_chunk_has_output(chunk: ChatCompletionChunk) -> bool:
 
 def _completion_chunk_has_output(chunk: Completion) -> bool:
     return any(choice.text for choice in chunk.choices)
-
-
-class _Meter:
-    """Collects one request's metering facts and records them exactly once."""
-
-    def __init__(
-        self,
-        recorder: UsageRecorder,
-        clock: Clock,
-        ctx: RequestContext,
-        route: Route,
-        endpoint: str,
-        *,
-        streamed: bool,
-    ) -> None:
-        self._recorder = recorder
-        self._clock = clock
-        self._started = clock.monotonic()
-        self._recorded = False
-        self.ctx = ctx
-        self.route = route
-        self.endpoint = endpoint
-        self.streamed = streamed
-        self.deployment = ""
-        self.usage: TokenUsage | None = None
-        self.streamed_chunks = 0
-        self.outcome = Outcome.FAILED
-
-    def record(self) -> None:
-        if self._recorded:
-            return
-        self._recorded = True
-        # An engine that never reported usage (or a client gone before the final chunk): count what
-        # was streamed, one token per content chunk, rather than record nothing.
-        usage = self.usage or TokenUsage(completion_tokens=self.streamed_chunks)
-        self._recorder.record(
-            UsageEvent(
-                request_id=self.ctx.request_id,
-                key_id=self.ctx.principal.key_id,
-                model=self.route.model.id,
-                deployment=self.deployment,
-                endpoint=self.endpoint,
-                usage=usage,
-                latency_ms=(self._clock.monotonic() - self._started) * 1000,
-                outcome=self.outcome,
-                streamed=self.streamed,
-            )
-        )
 
 
 def check_chat_features(model: ServedModel, request: ChatCompletionRequest) -> None:

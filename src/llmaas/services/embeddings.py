@@ -1,4 +1,4 @@
-"""Embeddings: authenticate (at the edge) -> route -> call backend -> encode -> meter."""
+"""Embeddings: authenticate (at the edge) -> admit -> route -> call backend -> encode -> meter."""
 
 from __future__ import annotations
 
@@ -8,48 +8,41 @@ from array import array
 
 from llmaas.domain.errors import InvalidRequest
 from llmaas.domain.models import Capability, ServedModel
-from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
+from llmaas.domain.usage import Outcome, TokenUsage
 from llmaas.openai_schema.embeddings import CreateEmbeddingResponse, Embedding, EmbeddingRequest
 from llmaas.openai_schema.usage import EmbeddingUsage
 from llmaas.ports.backends import EmbeddingResult
-from llmaas.ports.clock import Clock
-from llmaas.ports.usage import UsageRecorder
 from llmaas.services.completions import RequestContext
+from llmaas.services.demand import embedding_demand
+from llmaas.services.metering import Metering
 from llmaas.services.routing import Router
 from llmaas.services.streaming import call_first_available
 
 
 class EmbeddingsService:
-    def __init__(self, router: Router, recorder: UsageRecorder, clock: Clock) -> None:
+    def __init__(self, router: Router, metering: Metering) -> None:
         self._router = router
-        self._recorder = recorder
-        self._clock = clock
+        self._metering = metering
 
     async def embed(
         self, ctx: RequestContext, request: EmbeddingRequest
     ) -> CreateEmbeddingResponse:
         route = self._router.resolve(ctx.principal, request.model, Capability.EMBEDDINGS)
         _check_dimensions(route.model, request.dimensions)
-        started = self._clock.monotonic()
-        outcome, deployment, tokens = Outcome.FAILED, "", 0
+        demand = embedding_demand(route.model, request, ctx.body_bytes)
+        reservation = await self._metering.admission.admit(ctx.principal, ctx.request_id, demand)
+        ctx.rate_limits = reservation.status
+        meter = self._metering.meter(
+            ctx.principal, ctx.request_id, route.model, "embeddings", reservation
+        )
         try:
             result, backend = await call_first_available(route, lambda b: b.embed(request))
-            outcome, deployment, tokens = Outcome.OK, backend.name, result.prompt_tokens
+            meter.deployment = backend.name
+            meter.usage = TokenUsage(prompt_tokens=result.prompt_tokens)
+            meter.outcome = Outcome.OK
             return _response(route.model.id, result, request.encoding_format)
         finally:
-            self._recorder.record(
-                UsageEvent(
-                    request_id=ctx.request_id,
-                    key_id=ctx.principal.key_id,
-                    model=route.model.id,
-                    deployment=deployment,
-                    endpoint="embeddings",
-                    usage=TokenUsage(prompt_tokens=tokens),
-                    latency_ms=(self._clock.monotonic() - started) * 1000,
-                    outcome=outcome,
-                    streamed=False,
-                )
-            )
+            meter.finish()
 
 
 def _check_dimensions(model: ServedModel, dimensions: int | None) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -98,7 +99,9 @@ async def test_revocation_elsewhere_is_seen_after_the_recheck_interval(world: Wo
 
 
 async def test_expired_keys_are_refused(world: World) -> None:
-    issued = await world.service.create("app", expires_at=world.clock.now())
+    issued = await world.service.create("app", expires_at=world.clock.now() + timedelta(seconds=60))
+    await world.authenticator.authenticate(f"Bearer {issued.key.reveal()}")
+    world.clock.advance(61)
     with pytest.raises(InvalidApiKey, match="expired"):
         await world.authenticator.authenticate(f"Bearer {issued.key.reveal()}")
 

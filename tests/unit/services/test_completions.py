@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from llmaas.adapters.memory.counters import MemoryCounters
 from llmaas.domain.errors import BackendUnavailable, InvalidRequest, ModelNotFound
 from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.principals import Principal
 from llmaas.domain.usage import Outcome
 from llmaas.openai_schema.chat import ChatCompletionRequest
+from llmaas.services.admission import Admission
 from llmaas.services.completions import CompletionsService, RequestContext
+from llmaas.services.metering import Metering
 from llmaas.services.routing import Router
 from tests.unit.services.fakes import FakeClock, ListRecorder, ScriptedBackend
 
@@ -33,7 +36,9 @@ def request(**fields: object) -> ChatCompletionRequest:
 def build(a: ScriptedBackend, b: ScriptedBackend) -> tuple[CompletionsService, ListRecorder]:
     recorder = ListRecorder()
     router = Router([MODEL], {"a": a, "b": b})
-    return CompletionsService(router, recorder, FakeClock()), recorder
+    clock = FakeClock()
+    metering = Metering(Admission(MemoryCounters(), clock), recorder, clock)
+    return CompletionsService(router, metering), recorder
 
 
 async def test_a_down_deployment_fails_over_to_the_next() -> None:

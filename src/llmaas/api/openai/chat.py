@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from llmaas.api.body import json_body, parse_body
+from llmaas.api.body import json_body, parse_request
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import CHAT
+from llmaas.api.rate_limits import rate_limit_headers
 from llmaas.api.responses import json_response, sse_response
 from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 
@@ -31,8 +32,11 @@ router = APIRouter(tags=["Chat"])
     summary="Create a chat completion",
 )
 async def create_chat_completion(http: Request, caller: Authenticated) -> Response:
-    request = await parse_body(http, ChatCompletionRequest)
+    request = await parse_request(http, ChatCompletionRequest, caller.ctx)
     if request.stream:
         chunks = await caller.services.completions.chat_stream(caller.ctx, request)
-        return sse_response(chunks, caller.ctx.request_id)
-    return json_response(await caller.services.completions.chat(caller.ctx, request))
+        return sse_response(
+            chunks, caller.ctx.request_id, rate_limit_headers(caller.ctx.rate_limits)
+        )
+    response = await caller.services.completions.chat(caller.ctx, request)
+    return json_response(response, rate_limit_headers(caller.ctx.rate_limits))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from llmaas.api.body import json_body, parse_body
+from llmaas.api.body import json_body, parse_request
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import COMPLETIONS
+from llmaas.api.rate_limits import rate_limit_headers
 from llmaas.api.responses import json_response, sse_response
 from llmaas.openai_schema.completions import Completion, CompletionRequest
 
@@ -23,8 +24,11 @@ router = APIRouter(tags=["Completions"])
     summary="Create a text completion",
 )
 async def create_completion(http: Request, caller: Authenticated) -> Response:
-    request = await parse_body(http, CompletionRequest)
+    request = await parse_request(http, CompletionRequest, caller.ctx)
     if request.stream:
         chunks = await caller.services.completions.complete_stream(caller.ctx, request)
-        return sse_response(chunks, caller.ctx.request_id)
-    return json_response(await caller.services.completions.complete(caller.ctx, request))
+        return sse_response(
+            chunks, caller.ctx.request_id, rate_limit_headers(caller.ctx.rate_limits)
+        )
+    response = await caller.services.completions.complete(caller.ctx, request)
+    return json_response(response, rate_limit_headers(caller.ctx.rate_limits))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from llmaas.api.body import json_body, parse_body
+from llmaas.api.body import json_body, parse_request
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import EMBEDDINGS
+from llmaas.api.rate_limits import rate_limit_headers
 from llmaas.api.responses import json_response
 from llmaas.openai_schema.embeddings import CreateEmbeddingResponse, EmbeddingRequest
 
@@ -23,5 +24,6 @@ router = APIRouter(tags=["Embeddings"])
     summary="Create embeddings",
 )
 async def create_embeddings(http: Request, caller: Authenticated) -> Response:
-    request = await parse_body(http, EmbeddingRequest)
-    return json_response(await caller.services.embeddings.embed(caller.ctx, request))
+    request = await parse_request(http, EmbeddingRequest, caller.ctx)
+    response = await caller.services.embeddings.embed(caller.ctx, request)
+    return json_response(response, rate_limit_headers(caller.ctx.rate_limits))

@@ -148,12 +148,16 @@ class ChatStreamer:
         )
 
     def role_chunk(self) -> wire.ChatCompletionChunk:
-        return self._chunk(
+        """Carries the prompt's token count (as vLLM's ``continuous_usage_stats`` does), so a stream
+        cut short is still metered for its prompt; the gateway strips it before the client sees it."""
+        chunk = self._chunk(
             [
                 wire.ChunkChoice(index=i, delta=wire.ChoiceDelta(role="assistant", content=""))
                 for i in sorted(self._choices)
             ]
         )
+        chunk.usage = CompletionUsage.from_domain(TokenUsage(self._prompt_tokens, 0))
+        return chunk
 
     def add(self, index: int, event: Piece | Finish) -> list[wire.ChatCompletionChunk]:
         choice = self._choices.setdefault(index, _Choice(held=self._mode.offers_tools))
@@ -298,6 +302,7 @@ class CompletionStreamer:
         self._completion_tokens = 0
         self._pending_echo: str | None = None
         self._offsets: dict[int, int] = {}
+        self._reported_prompt = False
 
     def add_prompt(self, _prompt_index: int, tokens: Sequence[int], text: str) -> None:
         self._prompt_tokens += len(tokens)
@@ -317,7 +322,12 @@ class CompletionStreamer:
         self._offsets[index] += len(text)
         if not text and logprobs is None:
             return None
-        return self._chunk(index, text, None, logprobs)
+        chunk = self._chunk(index, text, None, logprobs)
+        if not self._reported_prompt:
+            # The prompt's size travels with the first chunk (see ChatStreamer.role_chunk).
+            self._reported_prompt = True
+            chunk.usage = CompletionUsage.from_domain(TokenUsage(self._prompt_tokens, 0))
+        return chunk
 
     def _chunk(
         self,
