@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     key_recheck_seconds: float = Field(default=5.0, gt=0)
     """How long a verified key is trusted before its record is read again (revocation bound)."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    redis_url: str | None = None
+    """``redis://host:6379/0``: shares rate limits, budgets and concurrency between instances.
+    Unset, counters live in this process's memory (one instance only)."""
+    concurrency_lease_seconds: int = Field(default=900, ge=10)
+    """A concurrency slot frees itself after this long even if its instance crashed."""
+    usage_batch_size: int = Field(default=500, ge=1)
+    usage_flush_seconds: float = Field(default=1.0, gt=0)
+    """Usage records are written at least this often (and when a batch is full)."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics on ``/metrics``."""
     log_level: str = "info"
     log_format: Literal["auto", "json", "text"] = "auto"
     """``json`` (one object a line, for collectors), ``text`` (for people), or ``auto``: text on a

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmaas.services.admission import Admission
 from llmaas.services.api_keys import ApiKeyService
 from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
 from llmaas.services.completions import CompletionsService
 from llmaas.services.embeddings import EmbeddingsService
 from llmaas.services.health import Readiness
+from llmaas.services.tenants import TenantService
+from llmaas.services.usage_reports import UsageReports
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +23,6 @@ class Services:
     catalog: CatalogService
     api_keys: ApiKeyService
     readiness: Readiness
+    admission: Admission
+    tenants: TenantService
+    usage: UsageReports

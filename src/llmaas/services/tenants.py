@@ -1,0 +1,173 @@
+"""Tiers and organizations: what an operator sells, and to whom.
+
+Changes reach the request path through the authenticator, which re-reads a key's organization and tier
+with the key itself (within ``key_recheck_seconds``), so an upgrade, a contract change or a credit
+purchase applies on every instance without a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from llmaas.domain.errors import InvalidRequest, NotFound
+from llmaas.domain.limits import Limits
+from llmaas.domain.tenants import TIER_ID_PATTERN, Organization, Tier
+from llmaas.ports.clock import Clock
+from llmaas.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+_ID = re.compile(TIER_ID_PATTERN)
+
+
+class TenantService:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+        self._unit_of_work = unit_of_work
+        self._clock = clock
+
+    # --- tiers -------------------------------------------------------------------------------
+
+    async def tiers(self) -> list[Tier]:
+        async with self._unit_of_work() as uow:
+            return await uow.tiers.list()
+
+    async def tier(self, tier_id: str) -> Tier:
+        async with self._unit_of_work() as uow:
+            return await _tier(uow, tier_id)
+
+    async def create_tier(self, tier: Tier) -> Tier:
+        _check_id(tier.id, "id")
+        _check_name(tier.name)
+        async with self._unit_of_work() as uow:
+            if await uow.tiers.get(tier.id) is not None:
+                raise InvalidRequest(f"A tier '{tier.id}' already exists.", param="id")
+            await uow.tiers.add(tier)
+            await uow.commit()
+        return tier
+
+    async def update_tier(self, tier_id: str, **changes: Any) -> Tier:
+        async with self._unit_of_work() as uow:
+            tier = replace(await _tier(uow, tier_id), **changes)
+            _check_name(tier.name)
+            await uow.tiers.update(tier)
+            await uow.commit()
+        return tier
+
+    # --- organizations -----------------------------------------------------------------------
+
+    async def organizations(self) -> list[Organization]:
+        async with self._unit_of_work() as uow:
+            return await uow.organizations.list()
+
+    async def organization(self, organization_id: str) -> Organization:
+        async with self._unit_of_work() as uow:
+            return await _organization(uow, organization_id)
+
+    async def create_organization(
+        self,
+        organization_id: str,
+        name: str,
+        tier_id: str,
+        *,
+        overrides: Limits | None = None,
+        allowed_models: frozenset[str] | None = None,
+        initial_credit_micros: int | None = None,
+        data_policy: dict[str, str] | None = None,
+    ) -> Organization:
+        """A prepaid tier's organization starts with the tier's purchase credit unless told
+        otherwise: joining such a tier means buying it."""
+        _check_id(organization_id, "id")
+        _check_name(name)
+        now = self._clock.now()
+        async with self._unit_of_work() as uow:
+            tier = await _tier(uow, tier_id, param="tier")
+            if await uow.organizations.get(organization_id) is not None:
+                raise InvalidRequest(
+                    f"An organization '{organization_id}' already exists.", param="id"
+                )
+            organization = Organization(
+                id=organization_id,
+                name=name.strip(),
+                tier_id=tier.id,
+                created_at=now,
+                overrides=overrides or Limits(),
+                allowed_models=allowed_models,
+                data_policy=data_policy or {},
+            )
+            await uow.organizations.add(organization)
+            credit = (
+                initial_credit_micros
+                if initial_credit_micros is not None
+                else tier.purchase_credit_micros
+            )
+            if credit:
+                granted = await uow.organizations.add_credit(
+                    organization_id, credit, now, "initial purchase"
+                )
+                organization = replace(organization, credit_granted_micros=granted or 0)
+            await uow.commit()
+        return organization
+
+    async def update_organization(self, organization_id: str, **changes: Any) -> Organization:
+        async with self._unit_of_work() as uow:
+            organization = replace(await _organization(uow, organization_id), **changes)
+            _check_name(organization.name)
+            await _tier(uow, organization.tier_id, param="tier")
+            await uow.organizations.update(organization)
+            await uow.commit()
+        return organization
+
+    async def set_disabled(self, organization_id: str, disabled: bool) -> Organization:
+        return await self.update_organization(
+            organization_id, disabled_at=self._clock.now() if disabled else None
+        )
+
+    async def add_credit(self, organization_id: str, micros: int, note: str = "") -> Organization:
+        if micros <= 0:
+            raise InvalidRequest("A credit purchase must be a positive amount.", param="amount")
+        async with self._unit_of_work() as uow:
+            granted = await uow.organizations.add_credit(
+                organization_id, micros, self._clock.now(), note[:200]
+            )
+            if granted is None:
+                raise _no_organization(organization_id)
+            organization = await _organization(uow, organization_id)
+            await uow.commit()
+        return organization
+
+
+async def _tier(uow: UnitOfWork, tier_id: str, *, param: str = "tier_id") -> Tier:
+    tier = await uow.tiers.get(tier_id)
+    if tier is None:
+        raise NotFound(f"No tier with id '{_printable(tier_id)}'.", param=param)
+    return tier
+
+
+async def _organization(uow: UnitOfWork, organization_id: str) -> Organization:
+    organization = await uow.organizations.get(organization_id)
+    if organization is None:
+        raise _no_organization(organization_id)
+    return organization
+
+
+def _no_organization(organization_id: str) -> NotFound:
+    return NotFound(
+        f"No organization with id '{_printable(organization_id)}'.", param="organization_id"
+    )
+
+
+def _check_id(value: str, param: str) -> None:
+    if not _ID.fullmatch(value):
+        raise InvalidRequest(
+            "Ids are 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit.",
+            param=param,
+        )
+
+
+def _check_name(name: str) -> None:
+    if not name.strip() or len(name) > 200:
+        raise InvalidRequest("A name must have 1 to 200 characters.", param="name")
+
+
+def _printable(value: str) -> str:
+    return "".join(c for c in value if c.isprintable())[:100]
