@@ -8,10 +8,10 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from llmaas import __version__
-from llmaas.api import health
+from llmaas.api import admin, health, metrics
 from llmaas.api.errors import install_error_handlers
 from llmaas.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from llmaas.api.openai import chat, completions, embeddings, models
+from llmaas.api.openai import chat, completions, embeddings, me, models
 from llmaas.api.openapi import openapi_with_bearer
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -37,9 +37,11 @@ def build_http_app(lifespan: Lifespan, *, max_body_bytes: int, access_log: bool 
     )
     app.openapi = openapi_with_bearer(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for module in (models, chat, completions, embeddings):
+    for module in (models, chat, completions, embeddings, me):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestContextMiddleware, access_log=access_log)
     return app
