@@ -19,16 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from llmaas.adapters.backends.registry import BackendRegistry, EngineContext, default_registry
 from llmaas.adapters.clock import SystemClock
+from llmaas.adapters.memory.counters import MemoryCounters
 from llmaas.adapters.model_config import load_models
 from llmaas.adapters.server_secret import load_or_create
 from llmaas.adapters.sql.engine import create_engine
 from llmaas.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from llmaas.adapters.usage_log import LoggingUsageRecorder
+from llmaas.adapters.usage_log import LoggingUsageObserver
 from llmaas.api.factory import build_http_app
 from llmaas.domain.api_keys import KeyHasher
 from llmaas.domain.models import ServedModel
 from llmaas.domain.secrets import Secret
+from llmaas.domain.usage_reports import month_start
+from llmaas.observability.metrics import PrometheusMetrics
 from llmaas.ports.backends import InferenceBackend
+from llmaas.ports.counters import Counters
+from llmaas.ports.usage import UsageObserver
+from llmaas.services.admission import Admission
 from llmaas.services.api_keys import ApiKeyService
 from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
@@ -36,7 +42,11 @@ from llmaas.services.completions import CompletionsService
 from llmaas.services.container import Services
 from llmaas.services.embeddings import EmbeddingsService
 from llmaas.services.health import Readiness
+from llmaas.services.metering import Metering
 from llmaas.services.routing import Router
+from llmaas.services.tenants import TenantService
+from llmaas.services.usage_reports import UsageReports
+from llmaas.services.usage_writer import UsageWriter
 from llmaas.settings import Settings
 
 _log = logging.getLogger("llmaas")
@@ -44,11 +54,36 @@ _log = logging.getLogger("llmaas")
 
 @dataclass(frozen=True, slots=True)
 class Core:
+    """What every entry point needs: storage, shared counters, and the services built on them."""
+
     settings: Settings
     engine: AsyncEngine
     unit_of_work: SqlUnitOfWorkFactory
     clock: SystemClock
     hasher: KeyHasher
+    counters: Counters
+    admission: Admission
+    authenticator: Authenticator
+    api_keys: ApiKeyService
+    tenants: TenantService
+    usage: UsageReports
+
+    async def close(self) -> None:
+        await self.counters.close()
+        await self.engine.dispose()
+
+
+def build_counters(settings: Settings) -> Counters:
+    if settings.redis_url is None:
+        return MemoryCounters()
+    try:
+        from llmaas.adapters.redis.counters import RedisCounters
+    except ImportError as error:  # the optional extra is missing
+        raise RuntimeError(
+            "LLMAAS_REDIS_URL is set but the Redis client is not installed: "
+            "pip install 'llmaas[redis]'"
+        ) from error
+    return RedisCounters.from_url(settings.redis_url)
 
 
 def build_core(settings: Settings) -> Core:
@@ -57,12 +92,26 @@ def build_core(settings: Settings) -> Core:
     else:
         secret = load_or_create(settings.secret_file)
     engine = create_engine(settings.effective_database_url)
+    unit_of_work = SqlUnitOfWorkFactory(engine)
+    clock = SystemClock()
+    hasher = KeyHasher(secret)
+    counters = build_counters(settings)
+    admission = Admission(counters, clock, lease_seconds=settings.concurrency_lease_seconds)
+    authenticator = Authenticator(
+        unit_of_work, hasher, clock, recheck_seconds=settings.key_recheck_seconds
+    )
     return Core(
         settings=settings,
         engine=engine,
-        unit_of_work=SqlUnitOfWorkFactory(engine),
-        clock=SystemClock(),
-        hasher=KeyHasher(secret),
+        unit_of_work=unit_of_work,
+        clock=clock,
+        hasher=hasher,
+        counters=counters,
+        admission=admission,
+        authenticator=authenticator,
+        api_keys=ApiKeyService(unit_of_work, hasher, clock, authenticator, admission),
+        tenants=TenantService(unit_of_work, clock),
+        usage=UsageReports(unit_of_work, admission, clock),
     )
 
 
@@ -89,34 +138,44 @@ def create_app(
     *,
     models: Sequence[ServedModel] | None = None,
     backends: dict[str, InferenceBackend] | None = None,
+    observers: Sequence[UsageObserver] = (),
 ) -> FastAPI:
     core = build_core(settings)
     models = list(models) if models is not None else load_models(settings.models_config)
     backends = backends if backends is not None else build_backends(settings, models)
     router = Router(models, backends)
-    recorder = LoggingUsageRecorder()
-    authenticator = Authenticator(
-        core.unit_of_work, core.hasher, core.clock, recheck_seconds=settings.key_recheck_seconds
+    metrics = PrometheusMetrics(pending=lambda: writer.pending, dropped=lambda: writer.dropped)
+    writer = UsageWriter(
+        core.unit_of_work,
+        observers=[LoggingUsageObserver(), *observers, metrics],
+        batch_size=settings.usage_batch_size,
+        interval=settings.usage_flush_seconds,
     )
+    metering = Metering(core.admission, writer, core.clock)
 
     async def database_ready() -> bool:
         async with core.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         return True
 
-    probes = {"database": database_ready}
+    probes = {"database": database_ready, "counters": core.counters.ping}
     probes.update({f"deployment:{name}": backend.is_healthy for name, backend in backends.items()})
     services = Services(
-        authenticator=authenticator,
-        completions=CompletionsService(router, recorder, core.clock),
-        embeddings=EmbeddingsService(router, recorder, core.clock),
+        authenticator=core.authenticator,
+        completions=CompletionsService(router, metering),
+        embeddings=EmbeddingsService(router, metering),
         catalog=CatalogService(router),
-        api_keys=ApiKeyService(core.unit_of_work, core.hasher, core.clock, authenticator),
+        api_keys=core.api_keys,
         readiness=Readiness(probes),
+        admission=core.admission,
+        tenants=core.tenants,
+        usage=core.usage,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _restore_spend(core)
+        writer.start()
         for name, backend in backends.items():
             started = core.clock.monotonic()
             await backend.start()
@@ -131,9 +190,22 @@ def create_app(
         try:
             yield
         finally:
+            # In-flight requests have finished (the server drains them first): settle, then write
+            # every usage record still buffered, so a graceful stop loses none.
+            await core.admission.drain()
+            await writer.close()
             await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
-            await core.engine.dispose()
+            await core.close()
 
     app = build_http_app(lifespan, max_body_bytes=settings.max_body_bytes)
     app.state.services = services
+    if settings.metrics_enabled:
+        app.state.metrics = metrics
     return app
+
+
+async def _restore_spend(core: Core) -> None:
+    """Spend counters start from stored usage, so a restart never hands out a fresh budget."""
+    async with core.unit_of_work() as uow:
+        totals = await uow.usage.spend_totals(month_start(core.clock.now()))
+    await core.admission.restore(totals)
