@@ -3,60 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from llmaas.adapters.model_config import ConfigError, load_models
 from llmaas.adapters.sql import schema
-from llmaas.app import build_backends, build_core, create_app
-from llmaas.domain.errors import LlmaasError
+from llmaas.app import Core, build_backends, create_app
+from llmaas.cli_keys import keys_app
+from llmaas.cli_runtime import console, fail, print_json, run_with_core, settings
+from llmaas.cli_tenants import orgs_app, tiers_app
+from llmaas.cli_usage import usage
 from llmaas.observability.logging import configure_logging
-from llmaas.services.api_keys import ApiKeyService
 from llmaas.settings import Settings
 
-T = TypeVar("T")
-
 app = typer.Typer(help="llmaas: a sovereign, OpenAI-compatible LLM service.", no_args_is_help=True)
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 models_app = typer.Typer(help="The models this server serves.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(tiers_app, name="tiers")
 app.add_typer(models_app, name="models")
-
-console = Console()
-errors = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML file of models and deployments.")
 ]
-
-
-def _settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _run_with_service(settings: Settings, action: Callable[[ApiKeyService], Awaitable[T]]) -> T:
-    async def main() -> T:
-        core = build_core(settings)
-        try:
-            return await action(ApiKeyService(core.unit_of_work, core.hasher, core.clock))
-        finally:
-            await core.engine.dispose()
-
-    return asyncio.run(main())
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
 
 
 @app.command()
@@ -68,22 +42,22 @@ def serve(
     """Migrate the database, load the models and serve the API."""
     import uvicorn
 
-    settings = _settings(host=host, port=port, models_config=config)
-    configure_logging(settings.log_level, settings.log_format)
-    schema.upgrade(settings.effective_database_url)
-    _ensure_admin_key(settings)
+    configured = settings(host=host, port=port, models_config=config)
+    configure_logging(configured.log_level, configured.log_format)
+    schema.upgrade(configured.effective_database_url)
+    _ensure_admin_key(configured)
     try:
-        models = load_models(settings.models_config)
-        backends = build_backends(settings, models)
+        models = load_models(configured.models_config)
+        backends = build_backends(configured, models)
     except (ConfigError, RuntimeError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     _prepare_weights(backends)
-    application = create_app(settings, models=models, backends=backends)
-    console.print(f"llmaas listening on [bold]http://{settings.host}:{settings.port}/v1[/bold]")
+    application = create_app(configured, models=models, backends=backends)
+    console.print(f"llmaas listening on [bold]http://{configured.host}:{configured.port}/v1[/bold]")
     uvicorn.run(
         application,
-        host=settings.host,
-        port=settings.port,
+        host=configured.host,
+        port=configured.port,
         loop="uvloop",
         http="httptools",
         log_config=None,
@@ -92,14 +66,16 @@ def serve(
     )
 
 
-def _ensure_admin_key(settings: Settings) -> None:
-    async def ensure(service: ApiKeyService) -> str | None:
-        if await service.has_any():
+def _ensure_admin_key(configured: Settings) -> None:
+    """A fresh installation must not be locked: the first start prints an admin key, once."""
+
+    async def ensure(core: Core) -> str | None:
+        if await core.api_keys.has_any():
             return None
-        issued = await service.create("admin", is_admin=True)
+        issued = await core.api_keys.create("admin", is_admin=True)
         return issued.key.reveal()
 
-    key = _run_with_service(settings, ensure)
+    key = run_with_core(ensure, configured)
     if key is not None:
         console.print(
             Panel(
@@ -132,7 +108,7 @@ def _prepare_weights(backends: dict[str, Any]) -> None:
             try:
                 prepare(report)
             except RuntimeError as error:
-                raise _fail(str(error)) from None
+                raise fail(str(error)) from None
 
 
 @app.command()
@@ -142,93 +118,16 @@ def migrate(
     ] = False,
 ) -> None:
     """Bring the database schema up to date."""
-    settings = _settings()
-    url = settings.effective_database_url
+    url = settings().effective_database_url
     if check:
         current = asyncio.run(schema.current_revision(url))
         head = schema.head_revision()
         if current != head:
-            raise _fail(f"database at revision {current}, code expects {head}")
+            raise fail(f"database at revision {current}, code expects {head}")
         console.print(f"database schema is current ({head})")
         return
     schema.upgrade(url)
     console.print(f"database schema is at {schema.head_revision()}")
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="What the key is for.")],
-    model: Annotated[
-        list[str] | None, typer.Option("--model", help="Allow only this model (repeatable).")
-    ] = None,
-    admin: Annotated[bool, typer.Option(help="An administrator key.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {id, key} as JSON.")] = False,
-) -> None:
-    """Create an API key; its secret is printed once."""
-    settings = _settings()
-    schema.upgrade(settings.effective_database_url)
-    try:
-        issued = _run_with_service(
-            settings, lambda s: s.create(name, is_admin=admin, allowed_models=model)
-        )
-    except LlmaasError as error:
-        raise _fail(error.message) from None
-    if as_json:
-        sys.stdout.write(json.dumps({"id": issued.record.id, "key": issued.key.reveal()}) + "\n")
-        return
-    console.print(f"id:  {issued.record.id}\nkey: [bold]{issued.key.reveal()}[/bold]")
-    console.print("Store the key now: it is not shown again.")
-
-
-@keys_app.command("list")
-def keys_list(
-    include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """List API keys (never their secrets)."""
-    settings = _settings()
-    schema.upgrade(settings.effective_database_url)
-    records = _run_with_service(settings, lambda s: s.list(include_revoked=include_revoked))
-    rows = [
-        {
-            "id": r.id,
-            "name": r.name,
-            "prefix": r.display_prefix,
-            "admin": r.is_admin,
-            "models": sorted(r.allowed_models) if r.allowed_models is not None else None,
-            "created_at": r.created_at.isoformat(),
-            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
-        }
-        for r in records
-    ]
-    if as_json:
-        sys.stdout.write(json.dumps(rows) + "\n")
-        return
-    table = Table("id", "name", "key", "admin", "models", "created", "revoked")
-    for row in rows:
-        models = row["models"]
-        table.add_row(
-            str(row["id"]),
-            str(row["name"]),
-            str(row["prefix"]),
-            "yes" if row["admin"] else "",
-            ", ".join(models) if isinstance(models, list) else "all",
-            str(row["created_at"])[:19],
-            str(row["revoked_at"] or "")[:19],
-        )
-    console.print(table)
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
-    """Revoke an API key (running servers stop accepting it within seconds)."""
-    settings = _settings()
-    schema.upgrade(settings.effective_database_url)
-    try:
-        _run_with_service(settings, lambda s: s.revoke(key_id))
-    except LlmaasError as error:
-        raise _fail(error.message) from None
-    console.print(f"revoked {key_id}")
 
 
 @models_app.command("list")
@@ -238,9 +137,9 @@ def models_list(
 ) -> None:
     """List the configured models and their deployments."""
     try:
-        models = load_models(_settings(models_config=config).models_config)
+        models = load_models(settings(models_config=config).models_config)
     except ConfigError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if as_json:
         rows = [
             {
@@ -251,7 +150,7 @@ def models_list(
             }
             for m in models
         ]
-        sys.stdout.write(json.dumps(rows) + "\n")
+        print_json(rows)
         return
     table = Table("model", "capabilities", "context", "deployments")
     for m in models:
@@ -267,13 +166,16 @@ def models_list(
 @models_app.command("prepare")
 def models_prepare(config: ConfigOption = None) -> None:
     """Reassemble and verify the embedded models' weights now, instead of at first start."""
-    settings = _settings(models_config=config)
+    configured = settings(models_config=config)
     try:
-        backends = build_backends(settings, load_models(settings.models_config))
+        backends = build_backends(configured, load_models(configured.models_config))
     except (ConfigError, RuntimeError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     _prepare_weights(backends)
     console.print("weights ready")
+
+
+app.command("usage")(usage)
 
 
 def main() -> None:
