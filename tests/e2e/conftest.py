@@ -76,32 +76,42 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeo
     raise RuntimeError(f"server not ready after {timeout}s:\n{log_path.read_text()[-3000:]}")
 
 
-def start_server(
-    data_dir: Path,
-    *,
-    extra_args: tuple[str, ...] = (),
-    env: dict[str, str] | None = None,
-    ready_path: str = "/readyz",
-) -> Server:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = data_dir / "server.log"
-    environment = {
+def server_environment(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    return {
         **os.environ,
         "LLMAAS_DATA_DIR": str(data_dir),
         "LLMAAS_LOG_LEVEL": "debug",
         "LLMAAS_ENGINE_THREADS": "2",
         **(env or {}),
     }
-    created = subprocess.run(
-        [str(BIN / "llmaas"), "keys", "create", "--name", "e2e", "--json"],
+
+
+def cli(environment: dict[str, str], *args: str) -> str:
+    """Run ``llmaas ARGS`` and return its standard output (raising with its output on failure)."""
+    done = subprocess.run(
+        [str(BIN / "llmaas"), *args],
         env=environment,
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
+        check=False,
     )
-    key = json.loads(created.stdout)
+    if done.returncode != 0:
+        raise RuntimeError(f"llmaas {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def launch(
+    data_dir: Path,
+    environment: dict[str, str],
+    *,
+    extra_args: tuple[str, ...] = (),
+    ready_path: str = "/readyz",
+) -> tuple[str, subprocess.Popen[bytes], Path]:
+    """Start ``llmaas serve`` on a free port; returns its root URL, process and log file."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = data_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BIN / "llmaas"), "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
@@ -115,6 +125,22 @@ def start_server(
     except BaseException:
         process.kill()
         raise
+    return url, process, log_path
+
+
+def start_server(
+    data_dir: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    ready_path: str = "/readyz",
+) -> Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    environment = server_environment(data_dir, env)
+    key = json.loads(cli(environment, "keys", "create", "--name", "e2e", "--json"))
+    url, process, log_path = launch(
+        data_dir, environment, extra_args=extra_args, ready_path=ready_path
+    )
     return Server(f"{url}/v1", key["key"], key["id"], data_dir, log_path, process)
 
 
