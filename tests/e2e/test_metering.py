@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,8 +162,7 @@ async def test_a_graceful_stop_under_load_loses_no_usage_record(tmp_path: Path) 
             load = asyncio.gather(
                 *(one_request(client, "remote", stream=i % 2 == 0) for i in range(40))
             )
-            while len(upstream.requests) < 40:  # every request is in flight, held by the engine
-                await asyncio.sleep(0.05)
+            await _until(lambda: len(upstream.requests) == 40)  # all in flight, held upstream
             server.process.send_signal(signal.SIGTERM)
             results = await load
             # uvicorn re-raises the signal once it has shut down gracefully.
@@ -176,3 +175,10 @@ async def test_a_graceful_stop_under_load_loses_no_usage_record(tmp_path: Path) 
     assert totals is not None
     assert totals.requests == 40
     assert totals.cost_micros == 40 * FAKE_ANSWER_COST
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll (the fake engine offers no event to wait on), for at most 20 seconds."""
+    async with asyncio.timeout(20):
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but polling
+            await asyncio.sleep(0.05)

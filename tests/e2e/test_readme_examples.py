@@ -138,6 +138,13 @@ def check_embeddings(stdout: str) -> None:
     assert stdout.strip() == "2 vectors of 384 dimensions", stdout
 
 
+def check_self_service(stdout: str) -> None:
+    body = json.loads(stdout)
+    assert body["key"]["organization"] == "default", body
+    assert body["spend"]["key_eur"], body
+    assert "requests_per_minute" in body["limits"]["key"], body
+
+
 @dataclass(frozen=True)
 class Expected:
     lang: str
@@ -152,6 +159,7 @@ EXPECTED: dict[str, Expected] = {
     "node": Expected("javascript", check_text),
     "langchain": Expected("python", check_text),
     "llamaindex": Expected("python", check_text),
+    "self-service": Expected("bash", check_self_service),
 }
 
 
