@@ -332,7 +332,7 @@ def _one_point(
     return {**load.as_dict(), **cpu}
 
 
-def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     figures = [k for k, v in runs[0].items() if isinstance(v, int | float)]
     return {k: round(statistics.median(r[k] for r in runs), 4) for k in figures}
 
@@ -360,7 +360,7 @@ def latency_points(
                     flush=True,
                 )
         point: dict[str, Any] = {
-            target: {**_median_of(values), "runs": values} for target, values in runs.items()
+            target: {**median_of(values), "runs": values} for target, values in runs.items()
         }
         if "direct" in point and "gateway" in point:
             point["added_p50_ms"] = round(point["gateway"]["p50_ms"] - point["direct"]["p50_ms"], 3)
@@ -381,7 +381,7 @@ class StreamSample:
     contents: int
 
 
-async def _stream_once(session: aiohttp.ClientSession, url: str, key: str) -> StreamSample:
+async def stream_once(session: aiohttp.ClientSession, url: str, key: str) -> StreamSample:
     body = orjson.dumps(STREAM_REQUEST)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     first = 0.0
@@ -415,12 +415,12 @@ async def stream_probe(
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for url in targets.values():
             for _ in range(warmup):
-                await _stream_once(session, url, key)
+                await stream_once(session, url, key)
         for block in range(rounds):
             size = count // rounds + (1 if block < count % rounds else 0)
             for name, url in targets.items():
                 for _ in range(size):
-                    samples[name].append(await _stream_once(session, url, key))
+                    samples[name].append(await stream_once(session, url, key))
     return samples
 
 
@@ -537,7 +537,7 @@ async def _streams_for(url: str, key: str, seconds: float, concurrency: int = 16
 
     async def client(session: aiohttp.ClientSession) -> None:
         while time.monotonic() < deadline:
-            await _stream_once(session, url, key)
+            await stream_once(session, url, key)
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         await asyncio.gather(*(client(session) for _ in range(concurrency)))

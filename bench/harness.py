@@ -169,18 +169,58 @@ def gateway_env(data_dir: Path, log_level: str, **extra: str) -> dict[str, str]:
     }
 
 
+LLMAAS_FROM = "bench: llmaas imported from "
+"""The line ``llmaas_argv`` writes to stderr before running the CLI: which sources actually run."""
+
+
+def llmaas_argv(*args: str) -> list[str]:
+    """The ``llmaas`` CLI run as ``python -c``, so that ``PYTHONPATH`` in the child's environment
+    decides which sources are imported (another checkout's ``src``, say). It first writes
+    ``LLMAAS_FROM`` and ``llmaas.__file__`` to stderr."""
+    code = (
+        f"import sys, llmaas; sys.stderr.write({LLMAAS_FROM!r} + llmaas.__file__ + '\\n'); "
+        "sys.stderr.flush(); from llmaas.cli import main; sys.exit(main())"
+    )
+    return [PYTHON, "-c", code, *args]
+
+
+def imported_from(output: str) -> str | None:
+    """The ``llmaas.__file__`` that ``llmaas_argv`` reported in a child's output, if any."""
+    for line in output.splitlines():
+        if line.startswith(LLMAAS_FROM):
+            return line.removeprefix(LLMAAS_FROM).strip()
+    return None
+
+
 def create_key(env: Mapping[str, str]) -> str:
     """``llmaas keys create --name bench --json``: the new key's secret."""
+    key: str = create_key_record(env)["key"]
+    return key
+
+
+def create_key_record(
+    env: Mapping[str, str],
+    extra: Sequence[str] = (),
+    *,
+    argv: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """``llmaas keys create --name bench --json [extra...]``: what it printed (``id``, ``key``, and
+    whatever else that version of the CLI prints). ``argv`` replaces the ``llmaas`` entry point (for
+    example ``llmaas_argv()``)."""
     created = subprocess.run(
-        [llmaas_binary(), "keys", "create", "--name", "bench", "--json"],
+        [*(argv or [llmaas_binary()]), "keys", "create", "--name", "bench", "--json", *extra],
         env=dict(env),
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
+        check=False,
     )
-    key: str = json.loads(created.stdout)["key"]
-    return key
+    if created.returncode != 0:
+        raise RuntimeError(
+            f"llmaas keys create failed ({created.returncode}):\n{created.stdout}\n{created.stderr}"
+        )
+    record: dict[str, Any] = json.loads(created.stdout)
+    return record
 
 
 # --- /proc accounting ---------------------------------------------------------------------------
@@ -254,12 +294,14 @@ def write_results(name: str, data: Mapping[str, Any]) -> Path:
     return path
 
 
-def source_digest() -> str:
-    """SHA-256 over the gateway's Python sources, to tell which code a result was measured on."""
-    spec = importlib.util.find_spec("llmaas")
-    if spec is None or spec.origin is None:
-        return "llmaas not found"
-    root = Path(spec.origin).parent
+def source_digest(root: Path | None = None) -> str:
+    """SHA-256 over the gateway's Python sources (the installed ``llmaas`` package, or the package
+    directory ``root``), to tell which code a result was measured on."""
+    if root is None:
+        spec = importlib.util.find_spec("llmaas")
+        if spec is None or spec.origin is None:
+            return "llmaas not found"
+        root = Path(spec.origin).parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
