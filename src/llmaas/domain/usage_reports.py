@@ -69,20 +69,31 @@ class RollupTotals:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+_SECONDS = ((Granularity.MINUTE, 60), (Granularity.HOUR, 3_600), (Granularity.DAY, 86_400))
+"""UTC buckets are whole multiples of their length since the epoch (POSIX time has no leap seconds)."""
+
+
 def rollups(events: Iterable[UsageEvent]) -> dict[RollupKey, RollupTotals]:
-    """Fold a batch of events into one row per bucket, so storage does one upsert per row."""
-    rows: dict[RollupKey, RollupTotals] = {}
+    """Fold a batch of events into one row per bucket, so storage does one upsert per row.
+
+    Events are summed per minute first, with integer arithmetic, and the hour and day rows are built
+    from those sums: a batch's events mostly share a few minutes, so the per-event work stays small.
+    """
+    minutes: dict[tuple[str, str, str, int], RollupTotals] = {}
     for event in events:
         assert event.occurred_at is not None, "metering stamps every event"
-        for granularity in Granularity:
-            key = RollupKey(
-                granularity,
-                bucket_start(event.occurred_at, granularity),
-                event.organization_id,
-                event.key_id,
-                event.model,
-            )
-            rows.setdefault(key, RollupTotals()).add_event(event)
+        minute = int(event.occurred_at.timestamp()) // 60 * 60
+        group = (event.organization_id, event.key_id, event.model, minute)
+        totals = minutes.get(group)
+        if totals is None:
+            totals = minutes[group] = RollupTotals()
+        totals.add_event(event)
+    rows: dict[RollupKey, RollupTotals] = {}
+    for (organization_id, key_id, model, minute), totals in minutes.items():
+        for granularity, length in _SECONDS:
+            start = datetime.fromtimestamp(minute // length * length, UTC)
+            key = RollupKey(granularity, start, organization_id, key_id, model)
+            rows.setdefault(key, RollupTotals()).add(totals)
     return rows
 
 

@@ -27,8 +27,12 @@ class Window(Enum):
 class WindowSpan:
     label: str
     """What goes into the counter's name: the window's start (epoch seconds, or ``YYYY-MM``)."""
-    seconds_left: float
+    ends_at: float
+    """Epoch seconds at which the next window starts (``inf`` for ``FOREVER``)."""
     ttl_seconds: int | None
+
+    def seconds_left(self, epoch_seconds: float) -> float:
+        return self.ends_at - epoch_seconds
 
 
 def span(window: Window, epoch_seconds: float) -> WindowSpan:
@@ -38,7 +42,7 @@ def span(window: Window, epoch_seconds: float) -> WindowSpan:
         return _month_span(epoch_seconds)
     length = window.value
     start = int(epoch_seconds // length) * length
-    return WindowSpan(str(start), start + length - epoch_seconds, length + _MARGIN_SECONDS)
+    return WindowSpan(str(start), start + length, length + _MARGIN_SECONDS)
 
 
 def _month_span(epoch_seconds: float) -> WindowSpan:
@@ -47,6 +51,5 @@ def _month_span(epoch_seconds: float) -> WindowSpan:
         following = datetime(moment.year + 1, 1, 1, tzinfo=UTC)
     else:
         following = datetime(moment.year, moment.month + 1, 1, tzinfo=UTC)
-    left = following.timestamp() - epoch_seconds
     # Alive until the month is over, whenever in the month the counter was created.
-    return WindowSpan(f"{moment.year:04d}-{moment.month:02d}", left, 32 * 86_400)
+    return WindowSpan(f"{moment.year:04d}-{moment.month:02d}", following.timestamp(), 32 * 86_400)

@@ -10,8 +10,6 @@ settled to what was actually consumed (and released entirely on an engine failur
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -26,11 +24,10 @@ from llmaas.domain.quotas import (
     RateLimitStatus,
 )
 from llmaas.domain.usage_reports import SpendTotals
-from llmaas.domain.windows import Window, span
+from llmaas.domain.windows import Window, WindowSpan, span
 from llmaas.ports.clock import Clock
 from llmaas.ports.counters import Counters, ReserveResult, SlotClaim, WindowCharge
-
-_log = logging.getLogger("llmaas.admission")
+from llmaas.services.settlement import Settlements
 
 REVOCATION_FLAG_SECONDS = 86_400
 """Long enough for every instance to have re-read the key's record (which says revoked) meanwhile."""
@@ -90,7 +87,7 @@ class _Planned:
     dimension: Dimension
     scope: str
     amount: int
-    seconds_left: float
+    ends_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +126,9 @@ class Admission:
         self._counters = counters
         self._clock = clock
         self._lease_seconds = lease_seconds
-        self._settling: set[asyncio.Task[None]] = set()
+        self._settlements = Settlements(counters)
+        self._spans_second = -1
+        self._spans: tuple[WindowSpan, ...] = ()
 
     async def admit(self, principal: Principal, request_id: str, demand: Demand) -> Reservation:
         now = self._clock.now().timestamp()
@@ -142,9 +141,9 @@ class Admission:
         )
         if result.revoked:
             raise InvalidApiKey("This API key has been revoked or has expired.")
-        status = _status(planned, result)
+        status = _status(planned, result, now)
         if not result.admitted:
-            raise _refusal(principal, demand, planned, slots, result, status)
+            raise _refusal(principal, demand, planned, slots, result, status, now)
         return Reservation(
             request_id=request_id,
             demand=demand,
@@ -154,40 +153,28 @@ class Admission:
         )
 
     def settle(self, reservation: Reservation, actual: Consumption) -> None:
-        """Return the unused part of the reservation and free the slots, in the background: a
-        client's response is never held up by it, and a cancelled request cannot interrupt it."""
+        """Return the unused part of the reservation and free its slots, exactly once, without
+        holding up the response (see ``settlement.py``)."""
         if reservation.settled:
             return
         reservation.settled = True
-        task = asyncio.get_running_loop().create_task(self._settle(reservation, actual))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
-
-    async def _settle(self, reservation: Reservation, actual: Consumption) -> None:
         demand = reservation.demand
-        differences = {
-            _Amount.REQUESTS: 0,
-            _Amount.TOKENS: actual.tokens - demand.tokens,
-            _Amount.OUTPUT: actual.output_tokens - demand.output_tokens,
-            _Amount.COST: actual.cost_micros - demand.cost_micros,
-        }
+        differences = (
+            0,
+            actual.tokens - demand.tokens,
+            actual.output_tokens - demand.output_tokens,
+            actual.cost_micros - demand.cost_micros,
+        )
         deltas = [
             (key, differences[amount])
             for key, amount in reservation.counters
             if differences[amount] != 0
         ]
-        try:
-            await self._counters.adjust(deltas, reservation.slots)
-        except Exception as error:  # noqa: BLE001 - logged; leases expire by themselves
-            _log.error(
-                "settlement failed",
-                extra={"request_id": reservation.request_id, "error": type(error).__name__},
-            )
+        self._settlements.submit(deltas, reservation.slots)
 
     async def drain(self) -> None:
         """Wait for settlements in flight (graceful shutdown)."""
-        while self._settling:
-            await asyncio.gather(*list(self._settling), return_exceptions=True)
+        await self._settlements.drain()
 
     async def revoke(self, key_id: str) -> None:
         """Make every instance refuse the key from its next request on."""
@@ -213,9 +200,10 @@ class Admission:
     async def status(self, principal: Principal) -> RateLimitStatus:
         """The caller's rate windows without charging anything (for calls that consume nothing);
         like admission, it refuses a key revoked on any instance."""
+        now = self._clock.now().timestamp()
         planned = [
             p
-            for p in self._plan(principal, Demand(0, 0, 0), self._clock.now().timestamp())
+            for p in self._plan(principal, Demand(0, 0, 0), now)
             if p.dimension in (Dimension.REQUESTS_PER_MINUTE, Dimension.TOKENS_PER_MINUTE)
             and p.charge.limit is not None
         ]
@@ -224,15 +212,15 @@ class Admission:
         )
         if flag:
             raise InvalidApiKey("This API key has been revoked or has expired.")
-        return _status(planned, ReserveResult(admitted=True, values=tuple(values)))
+        return _status(planned, ReserveResult(admitted=True, values=tuple(values)), now)
 
     async def consumption(self, principal: Principal) -> dict[str, int]:
         """Current counter values of the caller's windows and budgets (for self-service reads)."""
-        now = self._clock.now().timestamp()
+        spans = self._current_spans(self._clock.now().timestamp())
         names: list[str] = []
         keys: list[str] = []
-        for spec in _WINDOWS:
-            label = span(spec.window, now).label
+        for spec, window in zip(_WINDOWS, spans, strict=True):
+            label = window.label
             names += [f"key.{spec.limit_field}", f"organization.{spec.limit_field}"]
             keys += [
                 key_counter(principal.key_id, spec.name, label),
@@ -252,17 +240,25 @@ class Admission:
         values = await self._counters.read(keys) if keys else ()
         return dict(zip(organization_ids, values, strict=True))
 
+    def _current_spans(self, now: float) -> tuple[WindowSpan, ...]:
+        """The windows of this second, computed once per second rather than once per request."""
+        second = int(now)
+        if second != self._spans_second:
+            self._spans = tuple(span(spec.window, now) for spec in _WINDOWS)
+            self._spans_second = second
+        return self._spans
+
     def _plan(self, principal: Principal, demand: Demand, now: float) -> Iterator[_Planned]:
         amounts = (1, demand.tokens, demand.output_tokens, demand.cost_micros)
+        spans = self._current_spans(now)
         for scope, limits in (
             ("key", principal.key_limits),
             ("organization", principal.organization_limits),
         ):
-            for spec in _WINDOWS:
+            for spec, window in zip(_WINDOWS, spans, strict=True):
                 limit = getattr(limits, spec.limit_field)
                 if limit is None and not spec.always:
                     continue
-                window = span(spec.window, now)
                 yield _Planned(
                     WindowCharge(
                         self._counter(principal, scope, spec.name, window.label),
@@ -273,7 +269,7 @@ class Admission:
                     spec.dimension,
                     scope,
                     spec.amount,
-                    window.seconds_left,
+                    window.ends_at,
                 )
         yield _Planned(
             WindowCharge(
@@ -312,22 +308,22 @@ class Admission:
         return organization_counter(principal.organization_id, name, label)
 
 
-def _status(planned: list[_Planned], result: ReserveResult) -> RateLimitStatus:
+def _status(planned: list[_Planned], result: ReserveResult, now: float) -> RateLimitStatus:
     return RateLimitStatus(
-        requests=_tightest(planned, result, Dimension.REQUESTS_PER_MINUTE),
-        tokens=_tightest(planned, result, Dimension.TOKENS_PER_MINUTE),
+        requests=_tightest(planned, result, Dimension.REQUESTS_PER_MINUTE, now),
+        tokens=_tightest(planned, result, Dimension.TOKENS_PER_MINUTE, now),
     )
 
 
 def _tightest(
-    planned: list[_Planned], result: ReserveResult, dimension: Dimension
+    planned: list[_Planned], result: ReserveResult, dimension: Dimension, now: float
 ) -> LimitState | None:
     best: LimitState | None = None
     for index, item in enumerate(planned):
         limit = item.charge.limit
         if item.dimension is not dimension or limit is None or index >= len(result.values):
             continue
-        state = LimitState(limit, max(0, limit - result.values[index]), item.seconds_left)
+        state = LimitState(limit, max(0, limit - result.values[index]), item.ends_at - now)
         if best is None or state.remaining < best.remaining:
             best = state
     return best
@@ -340,6 +336,7 @@ def _refusal(
     slots: list[_PlannedSlot],
     result: ReserveResult,
     status: RateLimitStatus,
+    now: float,
 ) -> RateLimitExceeded | QuotaExceeded:
     index = result.refused_at if result.refused_at is not None else 0
     if index >= len(planned):
@@ -352,6 +349,7 @@ def _refusal(
             status=status,
         )
     item = planned[index]
+    seconds_left = item.ends_at - now
     limit = item.charge.limit or 0
     used = result.values[index] if index < len(result.values) else 0
     owner = _owner(principal, item.scope)
@@ -359,12 +357,12 @@ def _refusal(
         return RateLimitExceeded(
             f"Rate limit reached for {item.dimension} on this {owner}: limit {limit}, "
             f"used {used}, requested {item.charge.amount}. "
-            f"Please try again in {_seconds(item.seconds_left)}s.",
+            f"Please try again in {_seconds(seconds_left)}s.",
             dimension=item.dimension,
-            retry_after=item.seconds_left,
+            retry_after=seconds_left,
             status=status,
         )
-    retry = None if item.dimension is Dimension.PREPAID_CREDIT else item.seconds_left
+    retry = None if item.dimension is Dimension.PREPAID_CREDIT else seconds_left
     return QuotaExceeded(
         f"You exceeded the {item.dimension} of this {owner}: {format_eur(limit)} EUR, "
         f"{format_eur(used)} EUR used, and this request may cost up to "
