@@ -10,10 +10,12 @@ settled to what was actually consumed (and released entirely on an engine failur
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from llmaas.domain.errors import InvalidApiKey, QuotaExceeded, RateLimitExceeded
+from llmaas.domain.limits import Limits
 from llmaas.domain.money import format_eur
 from llmaas.domain.principals import Principal
 from llmaas.domain.quotas import (
@@ -255,10 +257,8 @@ class Admission:
             ("key", principal.key_limits),
             ("organization", principal.organization_limits),
         ):
-            for spec, window in zip(_WINDOWS, spans, strict=True):
-                limit = getattr(limits, spec.limit_field)
-                if limit is None and not spec.always:
-                    continue
+            for index, spec, limit in _applicable(limits):
+                window = spans[index]
                 yield _Planned(
                     WindowCharge(
                         self._counter(principal, scope, spec.name, window.label),
@@ -306,6 +306,17 @@ class Admission:
         if scope == "key":
             return key_counter(principal.key_id, name, label)
         return organization_counter(principal.organization_id, name, label)
+
+
+@functools.lru_cache(maxsize=4096)
+def _applicable(limits: Limits) -> tuple[tuple[int, _WindowSpec, int | None], ...]:
+    """The windows a set of limits charges (limited ones, and spend, which is always counted):
+    a handful of distinct ``Limits`` serve every request, so this is worked out once for each."""
+    return tuple(
+        (index, spec, getattr(limits, spec.limit_field))
+        for index, spec in enumerate(_WINDOWS)
+        if spec.always or getattr(limits, spec.limit_field) is not None
+    )
 
 
 def _status(planned: list[_Planned], result: ReserveResult, now: float) -> RateLimitStatus:
