@@ -148,3 +148,16 @@ async def test_a_revoked_key_fails_on_every_instance_at_its_next_request(cluster
             assert answer.status_code == 401, answer.text
             listed = await http.get(f"{url}/v1/models", headers=headers)
             assert listed.status_code == 401
+
+
+async def test_a_revoked_admin_key_fails_on_every_instance_at_once(cluster: Cluster) -> None:
+    key_id, key = cluster.create_key("--admin")
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient() as http:
+        for url in cluster.urls:
+            listed = await http.get(f"{url}/admin/v1/tiers", headers=headers)
+            assert listed.status_code == 200
+        cli(cluster.environment, "keys", "revoke", key_id)
+        for url in cluster.urls:
+            listed = await http.get(f"{url}/admin/v1/tiers", headers=headers)
+            assert listed.status_code == 401, listed.text
