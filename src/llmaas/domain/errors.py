@@ -10,6 +10,12 @@ from __future__ import annotations
 from llmaas.domain.quotas import Dimension, RateLimitStatus
 
 
+def echoed_id(value: str) -> str:
+    """An identifier a client sent (model, key, tier or organization id), fit to quote in an error:
+    ids are not content, but what is echoed is bounded and stripped of control characters anyway."""
+    return "".join(c for c in value if c.isprintable())[:100]
+
+
 class LlmaasError(Exception):
     """Base class: every error a client may see derives from it."""
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmaas.domain.api_keys import ApiKeyRecord, KeyHasher, generate_key, new_secret_for
-from llmaas.domain.errors import InvalidRequest, NotFound
+from llmaas.domain.errors import InvalidRequest, NotFound, echoed_id
 from llmaas.domain.limits import Limits
 from llmaas.domain.secrets import Secret
 from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
@@ -77,7 +77,7 @@ class ApiKeyService:
         async with self._unit_of_work() as uow:
             if await uow.organizations.get(organization_id) is None:
                 raise NotFound(
-                    f"No organization with id '{organization_id[:100]}'.", param="organization"
+                    f"No organization with id '{echoed_id(organization_id)}'.", param="organization"
                 )
             await uow.api_keys.add(record)
             await uow.commit()
@@ -135,7 +135,7 @@ class ApiKeyService:
             revoked = await uow.api_keys.revoke(key_id, self._clock.now())
             await uow.commit()
         if not revoked:
-            raise NotFound(f"No active API key with id '{key_id[:100]}'.", param="key_id")
+            raise NotFound(f"No active API key with id '{echoed_id(key_id)}'.", param="key_id")
         self._forget(key_id)
         if self._admission is not None:
             await self._admission.revoke(key_id)
@@ -163,7 +163,7 @@ def _checked_name(name: str) -> str:
 async def _existing(uow: UnitOfWork, key_id: str) -> ApiKeyRecord:
     record = await uow.api_keys.get(key_id)
     if record is None:
-        raise NotFound(f"No API key with id '{key_id[:100]}'.", param="key_id")
+        raise NotFound(f"No API key with id '{echoed_id(key_id)}'.", param="key_id")
     return record
 
 

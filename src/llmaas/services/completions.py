@@ -139,11 +139,11 @@ class CompletionsService:
         *,
         streamed: bool = False,
     ) -> Meter:
-        reservation = await self._metering.admission.admit(ctx.principal, ctx.request_id, demand)
-        ctx.rate_limits = reservation.status
-        return self._metering.meter(
-            ctx.principal, ctx.request_id, route.model, endpoint, reservation, streamed=streamed
+        meter = await self._metering.admit(
+            ctx.principal, ctx.request_id, route.model, endpoint, demand, streamed=streamed
         )
+        ctx.rate_limits = meter.reservation.status
+        return meter
 
 
 async def _call(

@@ -30,11 +30,10 @@ class EmbeddingsService:
         route = self._router.resolve(ctx.principal, request.model, Capability.EMBEDDINGS)
         _check_dimensions(route.model, request.dimensions)
         demand = embedding_demand(route.model, request, ctx.body_bytes)
-        reservation = await self._metering.admission.admit(ctx.principal, ctx.request_id, demand)
-        ctx.rate_limits = reservation.status
-        meter = self._metering.meter(
-            ctx.principal, ctx.request_id, route.model, "embeddings", reservation
+        meter = await self._metering.admit(
+            ctx.principal, ctx.request_id, route.model, "embeddings", demand
         )
+        ctx.rate_limits = meter.reservation.status
         try:
             result, backend = await call_first_available(route, lambda b: b.embed(request))
             meter.deployment = backend.name

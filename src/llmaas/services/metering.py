@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from llmaas.domain.models import ServedModel
 from llmaas.domain.principals import Principal
-from llmaas.domain.quotas import Consumption
+from llmaas.domain.quotas import Consumption, Demand
 from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
 from llmaas.ports.clock import Clock
 from llmaas.ports.usage import UsageRecorder
@@ -22,16 +22,19 @@ class Metering:
         self.recorder = recorder
         self.clock = clock
 
-    def meter(
+    async def admit(
         self,
         principal: Principal,
         request_id: str,
         model: ServedModel,
         endpoint: str,
-        reservation: Reservation,
+        demand: Demand,
         *,
         streamed: bool = False,
     ) -> Meter:
+        """Stage 2 and the start of stage 6 together: reserve the worst case (or raise the 429),
+        then follow the request with a meter that settles that reservation."""
+        reservation = await self.admission.admit(principal, request_id, demand)
         return Meter(self, principal, request_id, model, endpoint, reservation, streamed=streamed)
 
 

@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from llmaas.domain.errors import InvalidRequest, ModelNotFound
+from llmaas.domain.errors import InvalidRequest, ModelNotFound, echoed_id
 from llmaas.domain.models import Capability, ServedModel
 from llmaas.domain.principals import Principal
 from llmaas.ports.backends import InferenceBackend
@@ -54,7 +54,7 @@ class Router:
         model = self._by_name.get(name)
         if model is None or not principal.may_use(model.id):
             raise ModelNotFound(
-                f"The model '{_printable(name)}' does not exist or you do not have access to it.",
+                f"The model '{echoed_id(name)}' does not exist or you do not have access to it.",
                 param="model",
             )
         return model
@@ -79,9 +79,3 @@ def require(model: ServedModel, capability: Capability, *, param: str) -> None:
             param=param,
             code="unsupported_capability",
         )
-
-
-def _printable(name: str) -> str:
-    """Model names are identifiers, not content, but bound what we echo anyway."""
-    cleaned = "".join(c for c in name if c.isprintable())
-    return cleaned[:100]

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from llmaas.domain.errors import InvalidRequest, NotFound
+from llmaas.domain.errors import InvalidRequest, NotFound, echoed_id
 from llmaas.domain.limits import Limits
 from llmaas.domain.tenants import TIER_ID_PATTERN, Organization, Tier
 from llmaas.ports.clock import Clock
@@ -139,7 +139,7 @@ class TenantService:
 async def _tier(uow: UnitOfWork, tier_id: str, *, param: str = "tier_id") -> Tier:
     tier = await uow.tiers.get(tier_id)
     if tier is None:
-        raise NotFound(f"No tier with id '{_printable(tier_id)}'.", param=param)
+        raise NotFound(f"No tier with id '{echoed_id(tier_id)}'.", param=param)
     return tier
 
 
@@ -152,7 +152,7 @@ async def _organization(uow: UnitOfWork, organization_id: str) -> Organization:
 
 def _no_organization(organization_id: str) -> NotFound:
     return NotFound(
-        f"No organization with id '{_printable(organization_id)}'.", param="organization_id"
+        f"No organization with id '{echoed_id(organization_id)}'.", param="organization_id"
     )
 
 
@@ -167,7 +167,3 @@ def _check_id(value: str, param: str) -> None:
 def _check_name(name: str) -> None:
     if not name.strip() or len(name) > 200:
         raise InvalidRequest("A name must have 1 to 200 characters.", param="name")
-
-
-def _printable(value: str) -> str:
-    return "".join(c for c in value if c.isprintable())[:100]
