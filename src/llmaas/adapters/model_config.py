@@ -1,27 +1,47 @@
-"""Reading the YAML file that declares the served models and the deployments behind each.
+"""Reading the models file: which catalog models this installation serves, and on which deployments.
 
-The schema is validated with pydantic so a typo fails at start-up with the file's own path in the
-message, not at the first request. See ``llmaas/config/models.yaml`` for the embedded default.
+Each entry names a catalog model by id and lists its deployments; a model that is not in the catalog
+(a private fine-tune, a test double) is described in full, with the catalog's fields. The schema is
+validated with pydantic so a typo fails at start-up with the file's own path in the message, not at
+the first request. See ``llmaas/config/models.yaml`` for the embedded default.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
-from llmaas.domain.money import InvalidAmount, eur_to_micros
-from llmaas.domain.pricing import DEFAULT_PRICES, Prices
+from llmaas.adapters.catalog_file import (
+    MODEL_ID_PATTERN,
+    ConfigError,
+    ModelEntry,
+    check_unique_names,
+    load_catalog,
+    read_yaml,
+)
+from llmaas.domain.catalog import Catalog
+from llmaas.domain.locations import Location
+from llmaas.domain.models import DeploymentSpec, ServedModel
+from llmaas.domain.money import InvalidAmount
 from llmaas.domain.secrets import Secret
 
+__all__ = ["ConfigError", "load_models", "load_served_catalog"]
 
-class ConfigError(ValueError):
-    pass
+
+class _Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    site: str | None = None
+    operator: str | None = None
+    certifications: list[str] = []
+
+    def to_domain(self) -> Location:
+        return Location.of(self.country, self.site, self.operator, self.certifications)
 
 
 class _Deployment(BaseModel):
@@ -29,104 +49,85 @@ class _Deployment(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
     engine: str
+    weight: int = Field(default=1, ge=1, le=1000)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    draining: bool = False
+    machine: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    location: _Location | None = None
 
 
-Eur = str | int
-"""Amounts are written as decimal text (``"1.80"``) or whole numbers, never binary floats."""
+class _Served(BaseModel):
+    """A catalog model by id, or a private model in full; either way with its deployments."""
 
+    model_config = ConfigDict(extra="allow")
 
-class _Pricing(BaseModel):
-    """EUR prices; any omitted one keeps the platform default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    input_per_million: Eur | None = None
-    output_per_million: Eur | None = None
-    reasoning_per_million: Eur | None = None
-    audio_per_minute: Eur | None = None
-    rerank_per_million: Eur | None = None
-    batch_discount_percent: int | None = Field(default=None, ge=0, le=100)
-
-    def to_domain(self) -> Prices:
-        values: dict[str, int] = {}
-        for name in Prices.__dataclass_fields__:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            values[name] = value if name == "batch_discount_percent" else eur_to_micros(value)
-        return Prices(**{**_default_prices(), **values})
-
-
-def _default_prices() -> dict[str, int]:
-    return {name: getattr(DEFAULT_PRICES, name) for name in Prices.__dataclass_fields__}
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_.:/-]{1,100}$")
-    aliases: list[str] = []
-    owned_by: str
-    created: date
-    description: str = ""
-    context_length: int = Field(ge=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
-    embedding_dimensions: int | None = Field(default=None, ge=1)
-    capabilities: list[Capability]
-    pricing: _Pricing = _Pricing()
+    id: str = Field(pattern=MODEL_ID_PATTERN)
     deployments: list[_Deployment] = Field(min_length=1)
-
-    @field_validator("capabilities")
-    @classmethod
-    def _not_empty(cls, value: list[Capability]) -> list[Capability]:
-        if not value:
-            raise ValueError("a model needs at least one capability")
-        return value
 
 
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    models: list[_Model] = Field(min_length=1)
+    models: list[_Served] = Field(min_length=1)
+    redirect_retired: list[str] = []
+    """Retired models whose calls their replacement serves, instead of a 410."""
 
 
 def default_config_text() -> str:
     return resources.files("llmaas").joinpath("config/models.yaml").read_text(encoding="utf-8")
 
 
-def load_models(path: Path | None) -> list[ServedModel]:
-    """Parse ``path`` (or the packaged default) into served models, checking cross-references."""
+def load_served_catalog(config: Path | None, catalog_path: Path | None = None) -> Catalog:
+    """The catalog with this installation's deployments joined in, plus any private models."""
+    return _join(config, load_catalog(catalog_path))
+
+
+def load_models(config: Path | None, catalog_path: Path | None = None) -> list[ServedModel]:
+    """The models the file deploys (each with its deployments)."""
+    return _join(config, load_catalog(catalog_path)).deployed()
+
+
+def _join(path: Path | None, catalog: Catalog) -> Catalog:
     source = str(path) if path is not None else "<default models.yaml>"
+    raw = read_yaml(path, default_config_text() if path is None else "", source)
     try:
-        text = path.read_text(encoding="utf-8") if path is not None else default_config_text()
-        raw = yaml.safe_load(text)
         parsed = _File.model_validate(raw)
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{source}: {error}") from error
+        served = {entry.id: _served(entry, catalog, path) for entry in parsed.models}
     except ValidationError as error:
         raise ConfigError(f"{source}: {error}") from error
-    try:
-        models = [_to_domain(m, path.parent if path else None) for m in parsed.models]
     except InvalidAmount as error:
         raise ConfigError(f"{source}: pricing: {error}") from error
-    _check_unique(models, source)
-    return models
+    except (ValueError, OSError) as error:
+        raise ConfigError(f"{source}: {error}") from error
+    if len(served) != len(parsed.models):
+        twice = sorted(
+            {e.id for e in parsed.models if [m.id for m in parsed.models].count(e.id) > 1}
+        )
+        raise ConfigError(f"{source}: model name '{twice[0]}' is declared twice")
+    models = [served.pop(model.id, model) for model in catalog.models]
+    models.extend(served.values())  # private models, in file order
+    check_unique_names(models, source)
+    _check_unique_deployments(models, source)
+    for name in parsed.redirect_retired:
+        if catalog.get(name) is None:
+            raise ConfigError(f"{source}: redirect_retired names '{name}', not in the catalog")
+    return replace(catalog.with_models(models), redirect_retired=frozenset(parsed.redirect_retired))
 
 
-def _to_domain(model: _Model, base_dir: Path | None) -> ServedModel:
-    return ServedModel(
-        id=model.id,
-        owned_by=model.owned_by,
-        created=int(datetime.combine(model.created, datetime.min.time(), UTC).timestamp()),
-        context_length=model.context_length,
-        capabilities=frozenset(model.capabilities),
-        deployments=tuple(_deployment(d, base_dir) for d in model.deployments),
-        aliases=tuple(model.aliases),
-        max_output_tokens=model.max_output_tokens,
-        embedding_dimensions=model.embedding_dimensions,
-        description=model.description,
-        prices=model.pricing.to_domain(),
-    )
+def _served(entry: _Served, catalog: Catalog, path: Path | None) -> ServedModel:
+    base_dir = path.parent if path is not None else None
+    deployments = tuple(_deployment(d, base_dir) for d in entry.deployments)
+    described = dict(entry.model_extra or {})
+    known = catalog.get(entry.id)
+    if known is not None:
+        if described:
+            raise ValueError(
+                f"'{entry.id}' is in the catalog: list only its deployments here "
+                f"(remove {', '.join(sorted(described))}, or change the catalog)"
+            )
+        return replace(known, deployments=deployments)
+    private = ModelEntry.model_validate({"id": entry.id, **described}).to_domain()
+    return replace(private, deployments=deployments)
 
 
 def _deployment(deployment: _Deployment, base_dir: Path | None) -> DeploymentSpec:
@@ -139,18 +140,21 @@ def _deployment(deployment: _Deployment, base_dir: Path | None) -> DeploymentSpe
         options["api_key"] = Secret(key_path.read_text(encoding="utf-8").strip())
     elif "api_key" in options:
         options["api_key"] = Secret(str(options["api_key"]))
-    return DeploymentSpec(name=deployment.name, engine=deployment.engine, options=options)
+    return DeploymentSpec(
+        name=deployment.name,
+        engine=deployment.engine,
+        options=options,
+        weight=deployment.weight,
+        max_concurrency=deployment.max_concurrency,
+        draining=deployment.draining,
+        machine=deployment.machine,
+        location=deployment.location.to_domain() if deployment.location else Location(),
+    )
 
 
-def _check_unique(models: list[ServedModel], source: str) -> None:
+def _check_unique_deployments(models: list[ServedModel], source: str) -> None:
     names: set[str] = set()
-    deployments: set[str] = set()
-    for model in models:
-        for name in (model.id, *model.aliases):
-            if name in names:
-                raise ConfigError(f"{source}: model name '{name}' is declared twice")
-            names.add(name)
-        for spec in model.deployments:
-            if spec.name in deployments:
-                raise ConfigError(f"{source}: deployment name '{spec.name}' is declared twice")
-            deployments.add(spec.name)
+    for spec in (spec for model in models for spec in model.deployments):
+        if spec.name in names:
+            raise ConfigError(f"{source}: deployment name '{spec.name}' is declared twice")
+        names.add(spec.name)
