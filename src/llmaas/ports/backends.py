@@ -10,7 +10,7 @@ sends a model the operations its capabilities declare.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from llmaas.domain.errors import InvalidRequest
 from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -57,3 +57,21 @@ class InferenceBackend(Protocol):
     def complete_stream(self, request: CompletionRequest) -> AsyncIterator[Completion]: ...
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult: ...
+
+
+@runtime_checkable
+class PromptTokenizer(Protocol):
+    """A backend that can count a prompt's tokens exactly as its engine will see them.
+
+    Engines with a tokenizer in this process (the embedded ones) implement it, so the gateway can
+    refuse a prompt that does not fit the model's context before reserving anything or queueing
+    behind generation; for the others it falls back to a conservative estimate.
+    """
+
+    async def count_chat_prompt(self, request: ChatCompletionRequest) -> int:
+        """Tokens of the rendered conversation, chat template and tool definitions included."""
+        ...
+
+    async def count_completion_prompts(self, request: CompletionRequest) -> list[int]:
+        """Tokens of each prompt of the batch, in order."""
+        ...

@@ -6,6 +6,7 @@ plans a request (prompt, sampling, grammar), runs the token loop there, and shap
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -18,7 +19,7 @@ from llama_cpp.llama import Llama
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
 
 from llmaas.adapters.backends.local import chat_responses as responses
-from llmaas.adapters.backends.local.chat_template import ChatTemplate
+from llmaas.adapters.backends.local.chat_template import ChatTemplate, RenderedPrompt
 from llmaas.adapters.backends.local.generation import Sampling, generate
 from llmaas.adapters.backends.local.tool_calls import forced_call_schema
 from llmaas.adapters.backends.local.weights import Progress, WeightsSource
@@ -149,13 +150,20 @@ class LlamaCppBackend(NoEmbeddings):
         self, model: Llama, template: ChatTemplate, request: ChatCompletionRequest
     ) -> ChatPlan:
         mode, grammar = _output_mode(request)
-        rendered = template.render(request, with_tools=mode.offers_tools)
-        prompt = model.tokenize(rendered.text.encode(), add_bos=not rendered.adds_bos, special=True)
+        rendered, prompt = _chat_prompt(model, template, request, mode)
         max_tokens = self._output_budget(len(prompt), request.output_limit, param="messages")
         stops = tuple(dict.fromkeys([*rendered.stop, *request.stop_sequences]))
         top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
         samplings = self._samplings(request, max_tokens, stops, top_logprobs, grammar)
         return ChatPlan(prompt=prompt, samplings=samplings, mode=mode)
+
+    async def count_chat_prompt(self, request: ChatCompletionRequest) -> int:
+        """Off the model's worker, which may be busy generating for minutes: tokenizing only reads
+        the vocabulary (llama.cpp's server tokenizes on its HTTP threads the same way), and the
+        template is a sandboxed Jinja render."""
+        model, template = self._ready()
+        mode = _mode_of(request)
+        return await asyncio.to_thread(lambda: len(_chat_prompt(model, template, request, mode)[1]))
 
     # --- text completions ---------------------------------------------------------------------
 
@@ -203,14 +211,18 @@ class LlamaCppBackend(NoEmbeddings):
         self, model: Llama, request: CompletionRequest
     ) -> Iterator[tuple[list[int], list[Sampling]]]:
         for raw in request.prompts():
-            prompt = (
-                list(raw) if isinstance(raw, list) else model.tokenize(raw.encode(), add_bos=True)
-            )
-            _check_token_ids(model, prompt)
+            prompt = _completion_prompt(model, raw)
             limit = request.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS
             max_tokens = self._output_budget(len(prompt), limit, param="prompt")
             stops = tuple(request.stop_sequences)
             yield prompt, self._samplings(request, max_tokens, stops, request.logprobs, None)
+
+    async def count_completion_prompts(self, request: CompletionRequest) -> list[int]:
+        """Off the model's worker, like ``count_chat_prompt``."""
+        model, _ = self._ready()
+        return await asyncio.to_thread(
+            lambda: [len(_completion_prompt(model, raw)) for raw in request.prompts()]
+        )
 
     # --- shared -------------------------------------------------------------------------------
 
@@ -278,28 +290,52 @@ def _template_of(model: Llama) -> ChatTemplate:
     )
 
 
+def _chat_prompt(
+    model: Llama, template: ChatTemplate, request: ChatCompletionRequest, mode: responses.OutputMode
+) -> tuple[RenderedPrompt, list[int]]:
+    """The one place a conversation becomes tokens: generation and counting share it, so the
+    count the gateway checks is the prompt the engine runs."""
+    rendered = template.render(request, with_tools=mode.offers_tools)
+    prompt = model.tokenize(rendered.text.encode(), add_bos=not rendered.adds_bos, special=True)
+    return rendered, prompt
+
+
+def _completion_prompt(model: Llama, raw: str | list[int]) -> list[int]:
+    prompt = list(raw) if isinstance(raw, list) else model.tokenize(raw.encode(), add_bos=True)
+    _check_token_ids(model, prompt)
+    return prompt
+
+
 def _output_mode(
     request: ChatCompletionRequest,
 ) -> tuple[responses.OutputMode, LlamaGrammar | None]:
+    mode = _mode_of(request)
+    return mode, _grammar_of(request, mode)
+
+
+def _mode_of(request: ChatCompletionRequest) -> responses.OutputMode:
+    """Whether tools are offered (which changes the prompt) and whether a call is forced; cheap,
+    unlike the grammar, so counting a prompt never compiles one."""
     tools, choice = request.tools or [], request.tool_choice
     if tools and choice not in (None, "none", "auto"):
-        schema = forced_call_schema(tools, choice)
-        return responses.OutputMode.FORCED_TOOL, _grammar(schema, param="tools")
+        return responses.OutputMode.FORCED_TOOL
+    if isinstance(request.response_format, ResponseFormatJsonObject):
+        return responses.OutputMode.TEXT
+    if tools and choice != "none":
+        return responses.OutputMode.AUTO_TOOL
+    return responses.OutputMode.TEXT
+
+
+def _grammar_of(request: ChatCompletionRequest, mode: responses.OutputMode) -> LlamaGrammar | None:
+    if mode is responses.OutputMode.FORCED_TOOL:
+        schema = forced_call_schema(request.tools or [], request.tool_choice)
+        return _grammar(schema, param="tools")
     fmt = request.response_format
     if isinstance(fmt, ResponseFormatJsonSchema):
-        schema = fmt.json_schema.schema_ or {"type": "object"}
-        grammar = _grammar(schema, param="response_format")
-        mode = (
-            responses.OutputMode.AUTO_TOOL
-            if tools and choice != "none"
-            else responses.OutputMode.TEXT
-        )
-        return mode, grammar
+        return _grammar(fmt.json_schema.schema_ or {"type": "object"}, param="response_format")
     if isinstance(fmt, ResponseFormatJsonObject):
-        return responses.OutputMode.TEXT, LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-    if tools and choice != "none":
-        return responses.OutputMode.AUTO_TOOL, None
-    return responses.OutputMode.TEXT, None
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+    return None
 
 
 def _grammar(schema: dict[str, Any], *, param: str) -> LlamaGrammar:
