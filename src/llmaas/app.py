@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -20,17 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from llmaas.adapters.backends.registry import BackendRegistry, EngineContext, default_registry
 from llmaas.adapters.clock import SystemClock
 from llmaas.adapters.memory.counters import MemoryCounters
-from llmaas.adapters.model_config import load_models
+from llmaas.adapters.model_config import ConfigError, load_served_catalog
 from llmaas.adapters.server_secret import load_or_create
 from llmaas.adapters.sql.engine import create_engine
 from llmaas.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from llmaas.adapters.usage_log import LoggingUsageObserver
 from llmaas.api.factory import build_http_app
 from llmaas.domain.api_keys import KeyHasher
-from llmaas.domain.models import ServedModel
+from llmaas.domain.catalog import Catalog
+from llmaas.domain.catalog_policy import retired_but_routed, validate
+from llmaas.domain.locations import Location
+from llmaas.domain.models import DeploymentSpec, ServedModel
 from llmaas.domain.secrets import Secret
 from llmaas.domain.usage_reports import month_start
-from llmaas.observability.metrics import PrometheusMetrics
+from llmaas.observability.metrics import DeploymentSample, PrometheusMetrics
 from llmaas.ports.backends import InferenceBackend
 from llmaas.ports.counters import Counters
 from llmaas.ports.usage import UsageObserver
@@ -38,12 +41,17 @@ from llmaas.services.admission import Admission
 from llmaas.services.api_keys import ApiKeyService
 from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
+from llmaas.services.circuit_breaker import BreakerState
 from llmaas.services.completions import CompletionsService
 from llmaas.services.container import Services
 from llmaas.services.embeddings import EmbeddingsService
-from llmaas.services.health import Readiness
+from llmaas.services.failover import Attempts
+from llmaas.services.fleet_admin import FleetAdmin
+from llmaas.services.health import Probe, Readiness
+from llmaas.services.health_checks import HealthChecker
 from llmaas.services.metering import Metering
-from llmaas.services.routing import Router
+from llmaas.services.routing import Router, RouterOptions
+from llmaas.services.status import StatusService
 from llmaas.services.tenants import TenantService
 from llmaas.services.usage_reports import UsageReports
 from llmaas.services.usage_writer import UsageWriter
@@ -116,7 +124,7 @@ def build_core(settings: Settings) -> Core:
 
 
 def build_backends(
-    settings: Settings, models: Sequence[ServedModel], registry: BackendRegistry | None = None
+    settings: Settings, models: Iterable[ServedModel], registry: BackendRegistry | None = None
 ) -> dict[str, InferenceBackend]:
     registry = registry or default_registry()
     return {
@@ -133,18 +141,73 @@ def build_backends(
     }
 
 
+def load_catalog_for(settings: Settings) -> Catalog:
+    """The catalog joined with this installation's deployments; embedded engines run where the
+    gateway runs, so they take its location unless the file gives one."""
+    catalog = load_served_catalog(settings.models_config, settings.catalog)
+    here = Location.of(
+        settings.location_country,
+        settings.location_site,
+        settings.location_operator,
+        settings.location_certifications,
+    )
+    registry = default_registry()
+
+    def located(spec: DeploymentSpec) -> DeploymentSpec:
+        if registry.is_embedded(spec.engine) and spec.location == Location():
+            return replace(spec, location=here)
+        return spec
+
+    return catalog.with_models(
+        [replace(m, deployments=tuple(located(d) for d in m.deployments)) for m in catalog]
+    )
+
+
+def refuse_invalid_catalog(catalog: Catalog) -> None:
+    """A catalog that breaks the lifecycle policy is an operator error: refuse to start on it."""
+    violations = validate(catalog)
+    if violations:
+        shown = "; ".join(str(v) for v in violations[:5])
+        more = f" (and {len(violations) - 5} more)" if len(violations) > 5 else ""
+        raise ConfigError(
+            f"the catalog breaks the lifecycle policy: {shown}{more}; see: llmaas catalog validate"
+        )
+
+
 def create_app(
     settings: Settings,
     *,
-    models: Sequence[ServedModel] | None = None,
+    catalog: Catalog | None = None,
     backends: dict[str, InferenceBackend] | None = None,
     observers: Sequence[UsageObserver] = (),
 ) -> FastAPI:
     core = build_core(settings)
-    models = list(models) if models is not None else load_models(settings.models_config)
-    backends = backends if backends is not None else build_backends(settings, models)
-    router = Router(models, backends)
-    metrics = PrometheusMetrics(pending=lambda: writer.pending, dropped=lambda: writer.dropped)
+    catalog = catalog if catalog is not None else load_catalog_for(settings)
+    backends = backends if backends is not None else build_backends(settings, catalog)
+    router = Router(
+        catalog,
+        backends,
+        core.clock,
+        RouterOptions(
+            breaker_failures=settings.breaker_failures,
+            breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
+            max_attempts=settings.max_attempts,
+        ),
+    )
+    attempts = Attempts(core.clock)
+    checker = HealthChecker(
+        router.deployments(),
+        core.counters,
+        core.clock,
+        interval=settings.health_interval_seconds,
+        probe_interval=settings.probe_interval_seconds,
+        capabilities={m.id: m.capabilities for m in catalog.deployed()},
+    )
+    metrics = PrometheusMetrics(
+        pending=lambda: writer.pending,
+        dropped=lambda: writer.dropped,
+        deployments=lambda: _deployment_samples(router, core.clock.monotonic()),
+    )
     writer = UsageWriter(
         core.unit_of_work,
         observers=[LoggingUsageObserver(), *observers, metrics],
@@ -158,13 +221,22 @@ def create_app(
             await connection.execute(text("SELECT 1"))
         return True
 
-    probes = {"database": database_ready, "counters": core.counters.ping}
-    probes.update({f"deployment:{name}": backend.is_healthy for name, backend in backends.items()})
+    probes: dict[str, Probe] = {"database": database_ready, "counters": core.counters.ping}
+    # Ready when every deployed model has a deployment that answers: one machine of a fleet being
+    # down is the router's business (failover), not a reason to take this gateway out of rotation.
+    probes.update(
+        {
+            f"model:{model.id}": _any_healthy([backends[d.name] for d in model.deployments])
+            for model in catalog.deployed()
+        }
+    )
     services = Services(
         authenticator=core.authenticator,
-        completions=CompletionsService(router, metering),
-        embeddings=EmbeddingsService(router, metering),
+        completions=CompletionsService(router, metering, attempts),
+        embeddings=EmbeddingsService(router, metering, attempts),
         catalog=CatalogService(router),
+        fleet=FleetAdmin(router, core.counters, core.clock),
+        status=StatusService(router, core.clock),
         api_keys=core.api_keys,
         readiness=Readiness(probes),
         admission=core.admission,
@@ -183,6 +255,10 @@ def create_app(
                 "deployment started",
                 extra={"deployment": name, "seconds": round(core.clock.monotonic() - started, 2)},
             )
+        for model in retired_but_routed(catalog, core.clock.now().date()):
+            _log.warning("retired model still has deployments", extra={"model": model.id})
+        await checker.check_once()
+        checker.start()
         # Everything built so far lives as long as the process: move it out of the collector's
         # sight, so full collections stay short (they stalled requests for tens of ms at p99).
         gc.collect()
@@ -192,6 +268,7 @@ def create_app(
         finally:
             # In-flight requests have finished (the server drains them first): settle, then write
             # every usage record still buffered, so a graceful stop loses none.
+            await checker.close()
             await core.admission.drain()
             await writer.close()
             await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
@@ -202,6 +279,28 @@ def create_app(
     if settings.metrics_enabled:
         app.state.metrics = metrics
     return app
+
+
+def _deployment_samples(router: Router, now: float) -> list[DeploymentSample]:
+    return [
+        DeploymentSample(
+            deployment=d.name,
+            model=d.model_id,
+            up=d.healthy,
+            draining=d.draining,
+            circuit_open=d.breaker_state(now) is BreakerState.OPEN,
+            outstanding=d.outstanding,
+        )
+        for d in router.deployments()
+    ]
+
+
+def _any_healthy(backends: Sequence[InferenceBackend]) -> Probe:
+    async def probe() -> bool:
+        results = await asyncio.gather(*(b.is_healthy() for b in backends), return_exceptions=True)
+        return any(result is True for result in results)
+
+    return probe
 
 
 async def _restore_spend(core: Core) -> None:

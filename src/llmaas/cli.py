@@ -11,9 +11,10 @@ from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from llmaas.adapters.model_config import ConfigError, load_models
+from llmaas.adapters.model_config import ConfigError
 from llmaas.adapters.sql import schema
-from llmaas.app import Core, build_backends, create_app
+from llmaas.app import Core, build_backends, create_app, load_catalog_for, refuse_invalid_catalog
+from llmaas.cli_catalog import catalog_app
 from llmaas.cli_keys import keys_app
 from llmaas.cli_runtime import console, fail, print_json, run_with_core, settings
 from llmaas.cli_tenants import orgs_app, tiers_app
@@ -27,9 +28,14 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(tiers_app, name="tiers")
 app.add_typer(models_app, name="models")
+app.add_typer(catalog_app, name="catalog")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML file of models and deployments.")
+]
+CatalogOption = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="YAML model catalog (default: the packaged quarterly review)."),
 ]
 
 
@@ -38,21 +44,23 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default 8000).")] = None,
     config: ConfigOption = None,
+    catalog: CatalogOption = None,
 ) -> None:
     """Migrate the database, load the models and serve the API."""
     import uvicorn
 
-    configured = settings(host=host, port=port, models_config=config)
+    configured = settings(host=host, port=port, models_config=config, catalog=catalog)
     configure_logging(configured.log_level, configured.log_format)
     schema.upgrade(configured.effective_database_url)
     _ensure_admin_key(configured)
     try:
-        models = load_models(configured.models_config)
-        backends = build_backends(configured, models)
+        served = load_catalog_for(configured)
+        refuse_invalid_catalog(served)
+        backends = build_backends(configured, served)
     except (ConfigError, RuntimeError) as error:
         raise fail(str(error)) from None
     _prepare_weights(backends)
-    application = create_app(configured, models=models, backends=backends)
+    application = create_app(configured, catalog=served, backends=backends)
     console.print(f"llmaas listening on [bold]http://{configured.host}:{configured.port}/v1[/bold]")
     uvicorn.run(
         application,
@@ -133,11 +141,12 @@ def migrate(
 @models_app.command("list")
 def models_list(
     config: ConfigOption = None,
+    catalog: CatalogOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List the configured models and their deployments."""
     try:
-        models = load_models(settings(models_config=config).models_config)
+        models = load_catalog_for(settings(models_config=config, catalog=catalog)).deployed()
     except ConfigError as error:
         raise fail(str(error)) from None
     if as_json:
@@ -164,11 +173,11 @@ def models_list(
 
 
 @models_app.command("prepare")
-def models_prepare(config: ConfigOption = None) -> None:
+def models_prepare(config: ConfigOption = None, catalog: CatalogOption = None) -> None:
     """Reassemble and verify the embedded models' weights now, instead of at first start."""
-    configured = settings(models_config=config)
+    configured = settings(models_config=config, catalog=catalog)
     try:
-        backends = build_backends(configured, load_models(configured.models_config))
+        backends = build_backends(configured, load_catalog_for(configured))
     except (ConfigError, RuntimeError) as error:
         raise fail(str(error)) from None
     _prepare_weights(backends)

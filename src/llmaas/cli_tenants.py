@@ -42,6 +42,7 @@ from llmaas.cli_views import (
     tier_row,
 )
 from llmaas.domain.limits import Limits
+from llmaas.domain.locations import DataPolicy
 from llmaas.domain.tenants import Organization, Tier
 
 orgs_app = typer.Typer(
@@ -91,6 +92,21 @@ def orgs_create(
     max_concurrent: MaxConcurrentOption = None,
     budget: BudgetOption = None,
     models: ModelsOption = None,
+    countries: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--country",
+            help="Sovereignty: serve its requests only from deployments in this country "
+            "(ISO code, repeatable).",
+        ),
+    ] = None,
+    certifications: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--certification",
+            help="Sovereignty: only from deployments holding this certification (repeatable).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create an organization on a tier, with optional contract overrides."""
@@ -106,6 +122,7 @@ def orgs_create(
             overrides=overrides,
             allowed_models=models.models if models is not None else None,
             initial_credit_micros=credit,
+            data_policy=DataPolicy.of(countries or (), certifications or ()),
         )
 
     organization = run_with_core(create)

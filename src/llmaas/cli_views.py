@@ -93,7 +93,7 @@ def organization_json(organization: Organization) -> dict[str, object]:
         "models": models_json(organization.allowed_models),
         "credit_granted_micros": organization.credit_granted_micros,
         "credit_granted_eur": format_eur(organization.credit_granted_micros),
-        "data_policy": dict(organization.data_policy),
+        "data_policy": organization.data_policy.to_json(),
         "created_at": organization.created_at.isoformat(),
         "disabled_at": when(organization.disabled_at),
     }

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     """Defaults to SQLite in ``data_dir``; ``postgresql+asyncpg://...`` for several instances."""
     models_config: Path | None = None
     """YAML file of models and deployments; the packaged default serves the embedded models."""
+    catalog: Path | None = None
+    """YAML catalog (models sold, prices, lifecycle); the packaged one is the latest quarterly review."""
     model_cache_dir: Path = Path.home() / ".cache" / "llmaas" / "models"
     """Where weights shipped in several parts are reassembled (once)."""
     engine_threads: int = Field(default_factory=_default_threads, ge=1)
@@ -46,6 +48,25 @@ class Settings(BaseSettings):
     usage_batch_size: int = Field(default=500, ge=1)
     usage_flush_seconds: float = Field(default=1.0, gt=0)
     """Usage records are written at least this often (and when a batch is full)."""
+    health_interval_seconds: float = Field(default=10.0, gt=0)
+    """How often every deployment is checked; a deployment back up rejoins within one interval."""
+    probe_interval_seconds: float = Field(default=300.0, ge=0)
+    """How often a short generation measures each chat deployment's time to first token and
+    tokens/s for ``/status`` (0: never)."""
+    breaker_failures: int = Field(default=3, ge=1)
+    """Consecutive failures (errors, timeouts) that take a deployment out of rotation..."""
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    """...for this long, after which one trial request (or a passing health check) decides."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Deployments tried for one request before its failure is returned (only before any byte
+    reached the client)."""
+    location_country: str | None = None
+    """Where this gateway, hence its embedded engines, runs (ISO code, ``FR``): checked against
+    organizations' sovereignty policies. Unset, embedded engines satisfy no country requirement."""
+    location_site: str | None = None
+    location_operator: str | None = None
+    location_certifications: list[str] = []
+    """Certifications of this site (``["SecNumCloud"]``; as JSON in the environment)."""
     metrics_enabled: bool = True
     """Serve Prometheus metrics on ``/metrics``."""
     log_level: str = "info"

@@ -208,3 +208,13 @@ async def test_read_gives_zero_for_missing_counters(counters: Counters) -> None:
 
 async def test_ping_answers(counters: Counters) -> None:
     assert await counters.ping() is True
+
+
+async def test_a_flag_reads_as_one_until_cleared(counters: Counters) -> None:
+    await counters.set_flag("drain:gpu-1", 60)
+    assert await counters.read(["drain:gpu-1", "drain:gpu-2"]) == (1, 0)
+
+    await counters.clear_flag("drain:gpu-1")
+    await counters.clear_flag("drain:never-raised")
+
+    assert await counters.read(["drain:gpu-1"]) == (0,)

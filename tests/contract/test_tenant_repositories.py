@@ -14,6 +14,7 @@ from llmaas.adapters.sql.engine import create_engine
 from llmaas.adapters.sql.tables import credit_ledger
 from llmaas.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from llmaas.domain.limits import Limits
+from llmaas.domain.locations import DataPolicy
 from llmaas.domain.tenants import (
     DEFAULT_ORGANIZATION_ID,
     DEFAULT_TIER_ID,
@@ -44,7 +45,7 @@ ACME = Organization(
     T0,
     overrides=Limits(monthly_budget_micros=50_000_000_000, max_concurrent_requests=8),
     allowed_models=frozenset({"m1"}),
-    data_policy={"jurisdiction": "EU", "retention": "none"},
+    data_policy=DataPolicy.of(["fr"], ["SecNumCloud"]),
 )
 
 
@@ -79,7 +80,7 @@ def test_a_fresh_store_holds_the_default_tiers_and_organization(run: Runner) -> 
         assert default.overrides == Limits()
         assert default.allowed_models is None
         assert default.credit_granted_micros == 0
-        assert default.data_policy == {}
+        assert default.data_policy == DataPolicy()
         assert default.disabled_at is None
         assert default.created_at.tzinfo is not None
 
@@ -161,7 +162,7 @@ def test_update_replaces_everything_but_the_credit(run: Runner) -> None:
         tier_id="tier-4",
         overrides=Limits(),
         allowed_models=None,
-        data_policy={},
+        data_policy=DataPolicy(),
         disabled_at=T0,
         credit_granted_micros=999,
     )

@@ -222,7 +222,11 @@ def test_unreachable_backend_gets_503_and_readyz_says_so(remote_down: Server) ->
     assert error["code"] == "backend_unavailable"
     ready = httpx.get(remote_down.root_url + "/readyz")
     assert ready.status_code == 503
-    assert ready.json()["checks"] == {"database": True, "counters": True, "deployment:gpu-1": False}
+    assert ready.json()["checks"] == {
+        "database": True,
+        "counters": True,
+        "model:remote-model": False,
+    }
 
 
 def test_no_prompt_content_in_logs_or_database(server: Server) -> None:

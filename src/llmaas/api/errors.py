@@ -28,6 +28,7 @@ _TABLE: dict[type[domain.LlmaasError], tuple[int, str]] = {
     domain.PermissionDenied: (403, "permission_error"),
     domain.ModelNotFound: (404, "invalid_request_error"),
     domain.NotFound: (404, "invalid_request_error"),
+    domain.ModelRetired: (410, "invalid_request_error"),
     domain.InvalidRequest: (400, "invalid_request_error"),
     domain.PayloadTooLarge: (413, "invalid_request_error"),
     domain.UpstreamRateLimited: (429, "rate_limit_error"),

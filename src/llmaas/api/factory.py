@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from llmaas import __version__
-from llmaas.api import admin, health, metrics
+from llmaas.api import admin, health, metrics, public
 from llmaas.api.errors import install_error_handlers
 from llmaas.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from llmaas.api.openai import chat, completions, embeddings, me, models
@@ -41,6 +41,7 @@ def build_http_app(lifespan: Lifespan, *, max_body_bytes: int, access_log: bool 
         app.include_router(module.router, prefix="/v1")
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(public.router)
     app.include_router(metrics.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestContextMiddleware, access_log=access_log)

@@ -58,6 +58,22 @@ class PayloadTooLarge(LlmaasError):
     default_code = "payload_too_large"
 
 
+class ModelNotDeployed(ModelNotFound):
+    """In the catalog, but this installation runs no deployment of it."""
+
+    default_code = "model_not_deployed"
+
+
+class ModelRetired(LlmaasError):
+    """Past its end of support; the message names the replacement."""
+
+    default_code = "model_retired"
+
+    def __init__(self, message: str, *, replacement: str | None) -> None:
+        super().__init__(message, param="model")
+        self.replacement = replacement
+
+
 class NotFound(LlmaasError):
     """A route or object that does not exist (distinct from an unknown model)."""
 
@@ -68,6 +84,12 @@ class BackendUnavailable(LlmaasError):
     """No deployment of the model can take the request right now (down, loading, refused connection)."""
 
     default_code = "backend_unavailable"
+
+
+class NoCompliantDeployment(BackendUnavailable):
+    """The organization's data policy (countries, certifications) excludes every healthy deployment."""
+
+    default_code = "no_compliant_deployment"
 
 
 class UpstreamTimeout(LlmaasError):
@@ -82,6 +104,12 @@ class UpstreamRateLimited(LlmaasError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DeploymentsSaturated(UpstreamRateLimited):
+    """Every deployment of the model is at its concurrency cap."""
+
+    default_code = "model_overloaded"
 
 
 class UpstreamRejected(InvalidRequest):

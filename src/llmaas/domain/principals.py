@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmaas.domain.limits import Limits
+from llmaas.domain.locations import NO_POLICY, DataPolicy
 from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
 
 
@@ -26,6 +27,8 @@ class Principal:
     """The tier's limits with the organization's contract applied."""
     credit_micros: int | None = None
     """Prepaid credit bought so far (all time) when the tier is prepaid; ``None`` when invoiced."""
+    data_policy: DataPolicy = NO_POLICY
+    """The organization's sovereignty requirements: routing never leaves them."""
 
     def may_use(self, model_id: str) -> bool:
         return self.allowed_models is None or model_id in self.allowed_models

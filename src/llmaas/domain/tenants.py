@@ -8,10 +8,11 @@ that usage draws down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from llmaas.domain.limits import Limits
+from llmaas.domain.locations import NO_POLICY, DataPolicy
 
 TIER_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -42,8 +43,8 @@ class Organization:
     allowed_models: frozenset[str] | None = None
     credit_granted_micros: int = 0
     """Prepaid credit bought so far, all time; the balance is this minus all-time spend."""
-    data_policy: dict[str, str] = field(default_factory=dict)
-    """Sovereignty and data-handling settings (jurisdiction, ...), interpreted by later features."""
+    data_policy: DataPolicy = NO_POLICY
+    """Sovereignty: the countries and certifications its requests' deployments must have."""
     disabled_at: datetime | None = None
 
     def effective_limits(self, tier: Tier) -> Limits:

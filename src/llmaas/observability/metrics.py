@@ -167,6 +167,54 @@ class _UsageBacklog:
         return families
 
 
+@dataclass(frozen=True, slots=True)
+class DeploymentSample:
+    """One deployment's live state at scrape time (labels are bounded: they come from config)."""
+
+    deployment: str
+    model: str
+    up: bool
+    draining: bool
+    circuit_open: bool
+    outstanding: int
+
+
+class _Deployments:
+    """The router's view of each deployment, read at scrape time."""
+
+    _GAUGES = (
+        ("llmaas_deployment_up", "1 when the last health check passed.", "up"),
+        ("llmaas_deployment_draining", "1 while the deployment takes no new requests.", "draining"),
+        ("llmaas_deployment_circuit_open", "1 while its circuit breaker is open.", "circuit_open"),
+        (
+            "llmaas_deployment_outstanding_requests",
+            "Requests in flight on this instance.",
+            "outstanding",
+        ),
+    )
+
+    def __init__(self, read: Callable[[], Sequence[DeploymentSample]]) -> None:
+        self._read = read
+
+    def describe(self) -> list[Metric]:
+        return [
+            GaugeMetricFamily(name, text, labels=("deployment", "model"))
+            for name, text, _ in self._GAUGES
+        ]
+
+    def collect(self) -> list[Metric]:
+        samples = self._read()
+        families: list[Metric] = []
+        for name, text, attribute in self._GAUGES:
+            family = GaugeMetricFamily(name, text, labels=("deployment", "model"))
+            for sample in samples:
+                family.add_metric(
+                    (sample.deployment, sample.model), float(getattr(sample, attribute))
+                )
+            families.append(family)
+        return families
+
+
 class _WithoutCreated:
     """The registry minus the ``_created`` samples that prometheus_client adds to every counter and
     histogram series: in the text format each one is a gauge series of its own, doubling the series
@@ -193,6 +241,7 @@ class PrometheusMetrics:
         max_organizations: int = DEFAULT_MAX_ORGANIZATIONS,
         pending: Callable[[], int] | None = None,
         dropped: Callable[[], int] | None = None,
+        deployments: Callable[[], Sequence[DeploymentSample]] | None = None,
     ) -> None:
         """``pending`` and ``dropped`` are read at scrape time only (never here), so they may refer
         to a usage writer that the composition root builds after this object."""
@@ -243,6 +292,8 @@ class PrometheusMetrics:
         build.labels(version).set(1)
         if pending is not None or dropped is not None:
             registry.register(_UsageBacklog(pending, dropped))
+        if deployments is not None:
+            registry.register(_Deployments(deployments))
 
     def observe(self, events: Sequence[UsageEvent]) -> None:
         """Adds one written batch to the series (called by the usage writer, off the request path)."""

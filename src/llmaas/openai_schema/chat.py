@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
+from llmaas.openai_schema.backend import BackendInfo
 from llmaas.openai_schema.base import WireObject, WireRequest, omitted_if_none
 from llmaas.openai_schema.generation import GenerationRequest
 from llmaas.openai_schema.usage import CompletionUsage
@@ -242,6 +243,8 @@ class ChatCompletion(WireObject):
     choices: list[Choice]
     usage: CompletionUsage | None = omitted_if_none()
     system_fingerprint: str | None = omitted_if_none()
+    backend: BackendInfo | None = omitted_if_none()
+    """Which engine and machine served it (an llmaas extension)."""
 
 
 # --- stream chunk -----------------------------------------------------------------------------
@@ -281,3 +284,5 @@ class ChatCompletionChunk(WireObject):
     choices: list[ChunkChoice]
     usage: CompletionUsage | None = omitted_if_none()
     system_fingerprint: str | None = omitted_if_none()
+    backend: BackendInfo | None = omitted_if_none()
+    """Which engine and machine served it (an llmaas extension)."""

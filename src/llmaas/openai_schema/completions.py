@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from llmaas.openai_schema.backend import BackendInfo
 from llmaas.openai_schema.base import WireObject, as_batch, omitted_if_none
 from llmaas.openai_schema.generation import GenerationRequest
 from llmaas.openai_schema.usage import CompletionUsage
@@ -52,3 +53,5 @@ class Completion(WireObject):
     choices: list[CompletionChoice]
     usage: CompletionUsage | None = omitted_if_none()
     system_fingerprint: str | None = omitted_if_none()
+    backend: BackendInfo | None = omitted_if_none()
+    """Which engine and machine served it (an llmaas extension)."""

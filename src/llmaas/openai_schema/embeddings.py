@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from llmaas.openai_schema.base import WireObject, WireRequest, as_batch
+from llmaas.openai_schema.backend import BackendInfo
+from llmaas.openai_schema.base import WireObject, WireRequest, as_batch, omitted_if_none
 from llmaas.openai_schema.usage import EmbeddingUsage
 
 EmbeddingInput = (
@@ -39,3 +40,5 @@ class CreateEmbeddingResponse(WireObject):
     data: list[Embedding]
     model: str
     usage: EmbeddingUsage
+    backend: BackendInfo | None = omitted_if_none()
+    """Which engine and machine served it (an llmaas extension)."""

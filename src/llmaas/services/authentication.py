@@ -151,4 +151,5 @@ def principal_of(record: ApiKeyRecord, organization: Organization, tier: Tier) -
         key_limits=record.limits,
         organization_limits=organization.effective_limits(tier),
         credit_micros=organization.credit_granted_micros if tier.prepaid else None,
+        data_policy=organization.data_policy,
     )

@@ -1,10 +1,21 @@
-"""What ``/v1/models`` shows a given key."""
+"""What ``/v1/models`` shows a given key: the deployed models it may use, with their metadata."""
 
 from __future__ import annotations
 
+from datetime import date
+
+from llmaas.domain.errors import ModelRetired
+from llmaas.domain.lifecycle import Phase
 from llmaas.domain.models import ServedModel
+from llmaas.domain.money import format_eur
 from llmaas.domain.principals import Principal
-from llmaas.openai_schema.models import Model, ModelList
+from llmaas.openai_schema.models import (
+    Model,
+    ModelLifecycle,
+    ModelList,
+    ModelModalities,
+    ModelPricing,
+)
 from llmaas.services.routing import Router
 
 
@@ -13,13 +24,32 @@ class CatalogService:
         self._router = router
 
     def list(self, principal: Principal) -> ModelList:
-        return ModelList(data=[to_wire(model) for model in self._router.models(principal)])
+        today = self._router.today()
+        return ModelList(
+            data=[
+                to_wire(model, today, available=self._router.available(model))
+                for model in self._router.models(principal)
+            ]
+        )
 
     def get(self, principal: Principal, model_id: str) -> Model:
-        return to_wire(self._router.model(principal, model_id))
+        """A retired model answers 410 like a call to it would, naming its replacement."""
+        model = self._router.model(principal, model_id)
+        today = self._router.today()
+        if model.phase_on(today) is Phase.RETIRED:
+            successor = self._router.catalog.successor(model, today)
+            raise ModelRetired(
+                f"The model '{model.id}' is retired"
+                + (f"; use '{successor.id}' instead." if successor else "."),
+                replacement=successor.id if successor else None,
+            )
+        return to_wire(model, today, available=self._router.available(model))
 
 
-def to_wire(model: ServedModel) -> Model:
+def to_wire(model: ServedModel, today: date, *, available: bool) -> Model:
+    lifecycle = model.lifecycle
+    prices = model.prices
+    sunset = lifecycle.sunset.isoformat() if lifecycle.sunset else None
     return Model(
         id=model.id,
         created=model.created,
@@ -31,4 +61,33 @@ def to_wire(model: ServedModel) -> Model:
         aliases=list(model.aliases),
         embedding_dimensions=model.embedding_dimensions,
         description=model.description,
+        family=model.family,
+        publisher=model.publisher,
+        parameters=model.parameters,
+        modalities=ModelModalities(
+            input=sorted(model.modalities.input), output=sorted(model.modalities.output)
+        ),
+        languages=list(model.languages),
+        license=model.license,
+        ip_indemnified=model.ip_indemnified,
+        energy_kwh_per_million_tokens=model.energy_kwh_per_million_tokens,
+        pricing=ModelPricing(
+            input_per_million_tokens=format_eur(prices.input_per_million),
+            output_per_million_tokens=format_eur(prices.output_per_million),
+            reasoning_per_million_tokens=format_eur(prices.reasoning_per_million),
+            audio_per_minute=format_eur(prices.audio_per_minute),
+            rerank_per_million_tokens=format_eur(prices.rerank_per_million),
+        ),
+        lifecycle=ModelLifecycle(
+            phase=model.phase_on(today).value,
+            released=lifecycle.released.isoformat() if lifecycle.released else None,
+            deprecation_notice=(
+                lifecycle.deprecation_notice.isoformat() if lifecycle.deprecation_notice else None
+            ),
+            sunset=sunset,
+            lts=lifecycle.lts,
+            replacement=lifecycle.replacement,
+        ),
+        shutdown_date=sunset,
+        available=available,
     )

@@ -1,6 +1,7 @@
 """Chat and text completions: the request pipeline, top to bottom.
 
-    authenticate (done at the edge) -> check features -> admit -> route -> call backend -> meter
+    authenticate (done at the edge) -> check features and context window -> admit -> route
+    -> call backend -> meter
 
 Admission reserves the request's worst case against every limit before an engine is involved; metering
 settles that reservation to the actual usage in a ``finally``, so a client that disconnects mid-stream is
@@ -13,13 +14,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from llmaas.domain.errors import InvalidRequest
-from llmaas.domain.models import Capability, ServedModel
+from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.principals import Principal
 from llmaas.domain.quotas import Demand, RateLimitStatus
 from llmaas.domain.usage import Outcome
+from llmaas.openai_schema.backend import BackendInfo
 from llmaas.openai_schema.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -32,10 +34,12 @@ from llmaas.openai_schema.completions import Completion, CompletionRequest
 from llmaas.openai_schema.generation import StreamOptions
 from llmaas.openai_schema.usage import CompletionUsage
 from llmaas.ports.backends import InferenceBackend
+from llmaas.services.context_window import check_chat_window, check_completion_window
 from llmaas.services.demand import chat_demand, completion_demand
+from llmaas.services.failover import Attempts, aclose_stream
+from llmaas.services.fleet import Deployment
 from llmaas.services.metering import Meter, Metering
 from llmaas.services.routing import Route, Router, require
-from llmaas.services.streaming import aclose_stream, call_first_available, open_first_available
 
 
 @dataclass(slots=True)
@@ -46,6 +50,18 @@ class RequestContext:
     """Size of the request body: bounds the prompt's tokens for admission (see ``demand.py``)."""
     rate_limits: RateLimitStatus | None = None
     """Set by admission, for the response's ``x-ratelimit-*`` headers."""
+    route: Route | None = None
+    """Set by routing: the edge turns a deprecation into ``Deprecation``/``Sunset`` headers."""
+    deployment: DeploymentSpec | None = None
+    """What served the request, for the ``x-llmaas-backend`` header."""
+
+    def served_by(self, deployment: Deployment) -> BackendInfo:
+        self.deployment = deployment.spec
+        return backend_info(deployment.spec)
+
+
+def backend_info(spec: DeploymentSpec) -> BackendInfo:
+    return BackendInfo(engine_type=spec.engine, machine_name=spec.machine_name)
 
 
 class StreamChunk(Protocol):
@@ -53,6 +69,7 @@ class StreamChunk(Protocol):
 
     model: str
     usage: CompletionUsage | None
+    backend: BackendInfo | None
 
     @property
     def choices(self) -> Sequence[object]: ...
@@ -63,24 +80,31 @@ Response = TypeVar("Response", ChatCompletion, Completion)
 
 
 class CompletionsService:
-    def __init__(self, router: Router, metering: Metering) -> None:
+    def __init__(self, router: Router, metering: Metering, attempts: Attempts) -> None:
         self._router = router
         self._metering = metering
+        self._attempts = attempts
+
+    def _route(self, ctx: RequestContext, name: str, capability: Capability) -> Route:
+        ctx.route = self._router.resolve(ctx.principal, name, capability)
+        return ctx.route
 
     async def chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
-        route = self._router.resolve(ctx.principal, request.model, Capability.CHAT)
+        route = self._route(ctx, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
+        await check_chat_window(route, request)
         meter = await self._admit(
             ctx, route, "chat.completions", chat_demand(route.model, request, ctx.body_bytes)
         )
-        return await _call(meter, route, lambda b: b.chat(request))
+        return await self._call(ctx, meter, route, lambda b: b.chat(request))
 
     async def chat_stream(
         self, ctx: RequestContext, request: ChatCompletionRequest
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Returns once the first chunk is in hand, so routing and engine errors are still HTTP errors."""
-        route = self._router.resolve(ctx.principal, request.model, Capability.CHAT)
+        route = self._route(ctx, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
+        await check_chat_window(route, request)
         meter = await self._admit(
             ctx,
             route,
@@ -91,7 +115,8 @@ class CompletionsService:
         upstream = request.model_copy(
             update={"stream_options": _with_usage(request.stream_options)}
         )
-        return await _stream(
+        return await self._stream(
+            ctx,
             meter,
             route,
             lambda b: b.chat_stream(upstream),
@@ -100,18 +125,20 @@ class CompletionsService:
         )
 
     async def complete(self, ctx: RequestContext, request: CompletionRequest) -> Completion:
-        route = self._router.resolve(ctx.principal, request.model, Capability.COMPLETIONS)
+        route = self._route(ctx, request.model, Capability.COMPLETIONS)
         check_completion_features(request)
+        await check_completion_window(route, request)
         meter = await self._admit(
             ctx, route, "completions", completion_demand(route.model, request, ctx.body_bytes)
         )
-        return await _call(meter, route, lambda b: b.complete(request))
+        return await self._call(ctx, meter, route, lambda b: b.complete(request))
 
     async def complete_stream(
         self, ctx: RequestContext, request: CompletionRequest
     ) -> AsyncGenerator[Completion, None]:
-        route = self._router.resolve(ctx.principal, request.model, Capability.COMPLETIONS)
+        route = self._route(ctx, request.model, Capability.COMPLETIONS)
         check_completion_features(request)
+        await check_completion_window(route, request)
         meter = await self._admit(
             ctx,
             route,
@@ -122,7 +149,8 @@ class CompletionsService:
         upstream = request.model_copy(
             update={"stream_options": _with_usage(request.stream_options)}
         )
-        return await _stream(
+        return await self._stream(
+            ctx,
             meter,
             route,
             lambda b: b.complete_stream(upstream),
@@ -145,63 +173,97 @@ class CompletionsService:
         ctx.rate_limits = meter.reservation.status
         return meter
 
+    async def _call(
+        self,
+        ctx: RequestContext,
+        meter: Meter,
+        route: Route,
+        call: Callable[[InferenceBackend], Awaitable[Response]],
+    ) -> Response:
+        try:
+            response, deployment = await self._attempts.call(route, call)
+            meter.deployment = deployment.name
+            response.model = route.model.id
+            response.backend = ctx.served_by(deployment)
+            if response.usage is not None:
+                meter.usage = response.usage.to_domain()
+            meter.outcome = Outcome.OK
+            return response
+        finally:
+            meter.finish()
 
-async def _call(
-    meter: Meter, route: Route, call: Callable[[InferenceBackend], Awaitable[Response]]
-) -> Response:
-    try:
-        response, backend = await call_first_available(route, call)
-        meter.deployment = backend.name
-        response.model = route.model.id
-        if response.usage is not None:
-            meter.usage = response.usage.to_domain()
-        meter.outcome = Outcome.OK
-        return response
-    finally:
-        meter.finish()
+    async def _stream(
+        self,
+        ctx: RequestContext,
+        meter: Meter,
+        route: Route,
+        start: Callable[[InferenceBackend], AsyncIterator[Chunk]],
+        *,
+        client_wants_usage: bool,
+        has_output: Callable[[Chunk], bool],
+    ) -> AsyncGenerator[Chunk, None]:
+        try:
+            opened = await self._attempts.open_stream(route, start)
+        except BaseException:
+            meter.finish()
+            raise
+        meter.deployment = opened.deployment.name
+        relay = _Relay(
+            meter,
+            ctx.served_by(opened.deployment),
+            client_wants_usage,
+            has_output,
+            self._attempts,
+            opened.deployment,
+        )
+        return relay.run(opened.first, opened.rest)
 
 
-async def _stream(
-    meter: Meter,
-    route: Route,
-    start: Callable[[InferenceBackend], AsyncIterator[Chunk]],
-    *,
-    client_wants_usage: bool,
-    has_output: Callable[[Chunk], bool],
-) -> AsyncGenerator[Chunk, None]:
-    try:
-        opened = await open_first_available(route, start)
-    except BaseException:
-        meter.finish()
-        raise
-    meter.deployment = opened.backend.name
-    return _relay(opened.first, opened.rest, meter, client_wants_usage, has_output)
+@dataclass(slots=True)
+class _Relay(Generic[Chunk]):
+    """Relays an engine's chunks to the client, metering as they pass; at the end, whatever ended
+    it, settles the meter and gives the deployment its verdict."""
+
+    meter: Meter
+    backend: BackendInfo
+    client_wants_usage: bool
+    has_output: Callable[[Chunk], bool]
+    attempts: Attempts
+    deployment: Deployment
+
+    async def run(
+        self, first: Chunk | None, rest: AsyncIterator[Chunk]
+    ) -> AsyncGenerator[Chunk, None]:
+        meter = self.meter
+        error: BaseException | None = None
+        try:
+            chunk = first
+            while chunk is not None:
+                chunk.model = meter.model.id
+                if _relay_usage(chunk, meter, self.client_wants_usage):
+                    if self.has_output(chunk):
+                        meter.streamed_chunks += 1
+                        meter.output_started()
+                    if chunk.usage is not None or _finishes(chunk):
+                        chunk.backend = self.backend  # the final chunk names what served it
+                    yield chunk
+                chunk = await anext(rest, None)
+            meter.outcome = Outcome.OK
+        except (GeneratorExit, asyncio.CancelledError) as stopped:
+            meter.outcome = Outcome.CLIENT_DISCONNECTED
+            error = stopped
+            raise
+        except BaseException as failure:
+            error = failure
+            raise
+        finally:
+            await aclose_stream(rest)
+            meter.finish()
+            self.attempts.finished(self.deployment, error)
 
 
-async def _relay(
-    first: Chunk | None,
-    rest: AsyncIterator[Chunk],
-    meter: Meter,
-    client_wants_usage: bool,
-    has_output: Callable[[Chunk], bool],
-) -> AsyncGenerator[Chunk, None]:
-    try:
-        chunk = first
-        while chunk is not None:
-            chunk.model = meter.model.id
-            if _relay_usage(chunk, meter, client_wants_usage):
-                if has_output(chunk):
-                    meter.streamed_chunks += 1
-                    meter.output_started()
-                yield chunk
-            chunk = await anext(rest, None)
-        meter.outcome = Outcome.OK
-    except (GeneratorExit, asyncio.CancelledError):
-        meter.outcome = Outcome.CLIENT_DISCONNECTED
-        raise
-    finally:
-        await aclose_stream(rest)
-        meter.finish()
+def _finishes(chunk: StreamChunk) -> bool:
+    return any(getattr(choice, "finish_reason", None) for choice in chunk.choices)
 
 
 def _relay_usage(chunk: StreamChunk, meter: Meter, client_wants_usage: bool) -> bool:

@@ -10,7 +10,9 @@ from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
 from llmaas.services.completions import CompletionsService
 from llmaas.services.embeddings import EmbeddingsService
+from llmaas.services.fleet_admin import FleetAdmin
 from llmaas.services.health import Readiness
+from llmaas.services.status import StatusService
 from llmaas.services.tenants import TenantService
 from llmaas.services.usage_reports import UsageReports
 
@@ -21,6 +23,8 @@ class Services:
     completions: CompletionsService
     embeddings: EmbeddingsService
     catalog: CatalogService
+    fleet: FleetAdmin
+    status: StatusService
     api_keys: ApiKeyService
     readiness: Readiness
     admission: Admission

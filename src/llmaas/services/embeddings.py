@@ -14,20 +14,23 @@ from llmaas.openai_schema.usage import EmbeddingUsage
 from llmaas.ports.backends import EmbeddingResult
 from llmaas.services.completions import RequestContext
 from llmaas.services.demand import embedding_demand
+from llmaas.services.failover import Attempts
 from llmaas.services.metering import Metering
 from llmaas.services.routing import Router
-from llmaas.services.streaming import call_first_available
 
 
 class EmbeddingsService:
-    def __init__(self, router: Router, metering: Metering) -> None:
+    def __init__(self, router: Router, metering: Metering, attempts: Attempts) -> None:
         self._router = router
         self._metering = metering
+        self._attempts = attempts
 
     async def embed(
         self, ctx: RequestContext, request: EmbeddingRequest
     ) -> CreateEmbeddingResponse:
-        route = self._router.resolve(ctx.principal, request.model, Capability.EMBEDDINGS)
+        route = ctx.route = self._router.resolve(
+            ctx.principal, request.model, Capability.EMBEDDINGS
+        )
         _check_dimensions(route.model, request.dimensions)
         demand = embedding_demand(route.model, request, ctx.body_bytes)
         meter = await self._metering.admit(
@@ -35,11 +38,13 @@ class EmbeddingsService:
         )
         ctx.rate_limits = meter.reservation.status
         try:
-            result, backend = await call_first_available(route, lambda b: b.embed(request))
-            meter.deployment = backend.name
+            result, deployment = await self._attempts.call(route, lambda b: b.embed(request))
+            meter.deployment = deployment.name
             meter.usage = TokenUsage(prompt_tokens=result.prompt_tokens)
             meter.outcome = Outcome.OK
-            return _response(route.model.id, result, request.encoding_format)
+            response = _response(route.model.id, result, request.encoding_format)
+            response.backend = ctx.served_by(deployment)
+            return response
         finally:
             meter.finish()
 

@@ -1,19 +1,37 @@
 """Stage 4 of the pipeline: a model name becomes the deployments that may serve the request.
 
-Round-robin spreads load over a model's deployments; the caller walks the returned candidates in order,
-so a deployment that is down is skipped (failover) before any byte reaches the client.
+Resolution applies the catalog's lifecycle on today's date (a retired model is refused with its
+replacement, or redirected to it when the operator allows; a deprecated one is served with a notice),
+checks the capability, then orders the model's deployments: the one the weighted least-outstanding
+pick chose first, then the others for failover, restricted to those the organization's data policy
+allows. The caller walks the candidates in order, only until the first byte reaches the client.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
-from llmaas.domain.errors import InvalidRequest, ModelNotFound, echoed_id
+from llmaas.domain.catalog import Catalog
+from llmaas.domain.errors import (
+    BackendUnavailable,
+    DeploymentsSaturated,
+    InvalidRequest,
+    ModelNotDeployed,
+    ModelNotFound,
+    ModelRetired,
+    NoCompliantDeployment,
+    echoed_id,
+)
+from llmaas.domain.lifecycle import Phase
+from llmaas.domain.locations import DataPolicy
 from llmaas.domain.models import Capability, ServedModel
 from llmaas.domain.principals import Principal
 from llmaas.ports.backends import InferenceBackend
+from llmaas.ports.clock import Clock
+from llmaas.services.circuit_breaker import CircuitBreaker
+from llmaas.services.fleet import Deployment, DeploymentGroup
 
 _CAPABILITY_WORDS = {
     Capability.CHAT: "chat completions",
@@ -28,27 +46,62 @@ _CAPABILITY_WORDS = {
 @dataclass(frozen=True, slots=True)
 class Route:
     model: ServedModel
-    candidates: tuple[InferenceBackend, ...]
+    """The model that serves the call: the replacement when a retired model was redirected."""
+    candidates: tuple[Deployment, ...]
+    deprecated: ServedModel | None = None
+    """Set when the model called is deprecated: the response carries its sunset and successor."""
+    redirected_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouterOptions:
+    breaker_failures: int = 3
+    breaker_cooldown_seconds: float = 30.0
+    max_attempts: int = 3
 
 
 class Router:
     def __init__(
-        self, models: Sequence[ServedModel], backends: Mapping[str, InferenceBackend]
+        self,
+        catalog: Catalog,
+        backends: Mapping[str, InferenceBackend],
+        clock: Clock,
+        options: RouterOptions = RouterOptions(),
     ) -> None:
-        self._models = {model.id: model for model in models}
-        self._by_name: dict[str, ServedModel] = {}
-        for model in models:
-            for name in (model.id, *model.aliases):
-                self._by_name[name] = model
-        self._backends: dict[str, tuple[InferenceBackend, ...]] = {
-            model.id: tuple(backends[d.name] for d in model.deployments) for model in models
-        }
-        self._turns: dict[str, Iterator[int]] = {
-            model.id: itertools.cycle(range(len(model.deployments))) for model in models
+        self._catalog = catalog
+        self._clock = clock
+        self._by_name = catalog.by_name()
+        self._max_attempts = options.max_attempts
+        self._groups: dict[str, DeploymentGroup] = {
+            model.id: DeploymentGroup(
+                [
+                    Deployment(
+                        model.id,
+                        spec,
+                        backends[spec.name],
+                        CircuitBreaker(options.breaker_failures, options.breaker_cooldown_seconds),
+                    )
+                    for spec in model.deployments
+                ]
+            )
+            for model in catalog.deployed()
         }
 
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def today(self) -> date:
+        return self._clock.now().date()
+
     def models(self, principal: Principal) -> list[ServedModel]:
-        return [model for model in self._models.values() if principal.may_use(model.id)]
+        """Deployed models the caller may use, retired ones excepted."""
+        today = self.today()
+        return [
+            model
+            for model in self._catalog.deployed()
+            if principal.may_use(model.id) and model.phase_on(today) is not Phase.RETIRED
+        ]
 
     def model(self, principal: Principal, name: str) -> ServedModel:
         model = self._by_name.get(name)
@@ -59,17 +112,89 @@ class Router:
             )
         return model
 
-    def resolve(self, principal: Principal, name: str, capability: Capability) -> Route:
-        model = self.model(principal, name)
-        require(model, capability, param="model")
-        backends = self._backends[model.id]
-        if not backends:
-            return Route(model, ())
-        start = next(self._turns[model.id])
-        return Route(model, backends[start:] + backends[:start])
+    def available(self, model: ServedModel) -> bool:
+        """Whether a healthy deployment that takes new requests serves it now."""
+        group = self._groups.get(model.id)
+        return group is not None and any(d.healthy and not d.draining for d in group.members)
 
-    def all_backends(self) -> list[InferenceBackend]:
-        return [backend for group in self._backends.values() for backend in group]
+    def resolve(self, principal: Principal, name: str, capability: Capability) -> Route:
+        called = self.model(principal, name)
+        model, redirected_from = self._live(principal, called)
+        if not model.deployments:
+            raise ModelNotDeployed(
+                f"The model '{model.id}' is in the catalog but not deployed on this platform.",
+                param="model",
+            )
+        require(model, capability, param="model")
+        deprecated = called if called.phase_on(self.today()) is Phase.DEPRECATED else None
+        candidates = self._candidates(model, principal.data_policy)
+        return Route(model, candidates, deprecated, redirected_from)
+
+    def deployments(self) -> list[Deployment]:
+        return [d for group in self._groups.values() for d in group.members]
+
+    def deployment(self, name: str) -> Deployment | None:
+        for deployment in self.deployments():
+            if deployment.name == name:
+                return deployment
+        return None
+
+    def group(self, model_id: str) -> DeploymentGroup | None:
+        return self._groups.get(model_id)
+
+    def _live(self, principal: Principal, model: ServedModel) -> tuple[ServedModel, str | None]:
+        """The model itself, or its successor when it is retired and the operator redirects it."""
+        today = self.today()
+        if model.phase_on(today) is not Phase.RETIRED:
+            return model, None
+        successor = self._catalog.successor(model, today)
+        redirect = model.id in self._catalog.redirect_retired
+        if redirect and successor is not None and principal.may_use(successor.id):
+            return successor, model.id
+        sunset = model.lifecycle.sunset
+        when = f" on {sunset.isoformat()}" if sunset else ""
+        advice = f"; use '{successor.id}' instead" if successor else ""
+        raise ModelRetired(
+            f"The model '{model.id}' was retired{when}{advice}.",
+            replacement=successor.id if successor else None,
+        )
+
+    def _candidates(self, model: ServedModel, policy: DataPolicy) -> tuple[Deployment, ...]:
+        group = self._groups[model.id]
+        now = self._clock.monotonic()
+
+        def allowed(deployment: Deployment) -> bool:
+            return not policy.restricted or policy.allows(deployment.spec.location)
+
+        ordered = group.order(lambda d: d.routable(now) and allowed(d))
+        if ordered:
+            return tuple(ordered[: self._max_attempts])
+        return self._fallback(model, [d for d in group.members if allowed(d)], policy)
+
+    def _fallback(
+        self, model: ServedModel, allowed: list[Deployment], policy: DataPolicy
+    ) -> tuple[Deployment, ...]:
+        """Nothing is routable: say why, or (no sovereignty constraint) try those that were marked
+        down anyway, since a health verdict can be stale and a refused connection costs little."""
+        if not allowed:
+            raise NoCompliantDeployment(
+                f"No deployment of '{model.id}' meets your organization's data policy "
+                f"({policy.describe()})."
+            )
+        accepting = [d for d in allowed if not d.draining]
+        if not accepting:
+            raise BackendUnavailable(f"Every deployment of '{model.id}' is draining.")
+        if all(d.saturated for d in accepting if d.healthy) and any(d.healthy for d in accepting):
+            raise DeploymentsSaturated(
+                f"Every deployment of '{model.id}' is at capacity; retry shortly.", retry_after=1
+            )
+        if policy.restricted:
+            raise NoCompliantDeployment(
+                f"No deployment of '{model.id}' that meets your organization's data policy "
+                f"({policy.describe()}) is healthy right now."
+            )
+        accepting.sort(key=lambda d: d.outstanding)
+        return tuple(accepting[: self._max_attempts])
 
 
 def require(model: ServedModel, capability: Capability, *, param: str) -> None:

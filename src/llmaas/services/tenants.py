@@ -13,6 +13,7 @@ from typing import Any
 
 from llmaas.domain.errors import InvalidRequest, NotFound, echoed_id
 from llmaas.domain.limits import Limits
+from llmaas.domain.locations import NO_POLICY, DataPolicy
 from llmaas.domain.tenants import TIER_ID_PATTERN, Organization, Tier
 from llmaas.ports.clock import Clock
 from llmaas.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -72,7 +73,7 @@ class TenantService:
         overrides: Limits | None = None,
         allowed_models: frozenset[str] | None = None,
         initial_credit_micros: int | None = None,
-        data_policy: dict[str, str] | None = None,
+        data_policy: DataPolicy | None = None,
     ) -> Organization:
         """A prepaid tier's organization starts with the tier's purchase credit unless told
         otherwise: joining such a tier means buying it."""
@@ -92,7 +93,7 @@ class TenantService:
                 created_at=now,
                 overrides=overrides or Limits(),
                 allowed_models=allowed_models,
-                data_policy=data_policy or {},
+                data_policy=data_policy or NO_POLICY,
             )
             await uow.organizations.add(organization)
             credit = (

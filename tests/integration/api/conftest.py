@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from llmaas.adapters.sql import schema
 from llmaas.app import Core, build_core, create_app
+from llmaas.domain.catalog import Catalog
 from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
 from llmaas.settings import Settings
 
@@ -54,7 +55,9 @@ async def admin_key(settings: Settings) -> str:
 
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, models=[], backends={})
+    app = create_app(
+        settings, catalog=Catalog(models=(), reviewed_on=date(2026, 1, 1)), backends={}
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:

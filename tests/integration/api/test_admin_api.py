@@ -115,7 +115,7 @@ async def test_organizations_are_created_patched_and_buy_credit(
                     "name": "ACME SAS",
                     "tier": "tier-1",
                     "limits": {"requests_per_minute": 1200},
-                    "data_policy": {"jurisdiction": "EU"},
+                    "data_policy": {"countries": ["fr"], "certifications": ["SecNumCloud"]},
                 },
             ),
             201,
@@ -129,7 +129,7 @@ async def test_organizations_are_created_patched_and_buy_credit(
         assert created["limits"]["monthly_budget_eur"] is None
         assert created["effective_limits"]["requests_per_minute"] == 1200
         assert created["effective_limits"]["monthly_budget_eur"] == "1000.00"
-        assert created["data_policy"] == {"jurisdiction": "EU"}
+        assert created["data_policy"] == {"countries": ["FR"], "certifications": ["secnumcloud"]}
         assert created["disabled"] is False
 
         bought = await _ok(

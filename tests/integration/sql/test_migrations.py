@@ -19,6 +19,7 @@ from llmaas.adapters.sql.tables import metadata
 from llmaas.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from llmaas.domain.api_keys import ApiKeyRecord
 from llmaas.domain.limits import Limits
+from llmaas.domain.locations import DataPolicy
 from llmaas.domain.tenants import (
     DEFAULT_ORGANIZATION_ID,
     DEFAULT_TIER_ID,
@@ -147,7 +148,7 @@ def test_the_seeded_tiers_are_the_default_tiers(database_url: str) -> None:
     assert tiers == sorted(DEFAULT_TIERS, key=lambda tier: tier.id)
     assert default is not None
     assert (default.name, default.tier_id) == ("Default organization", DEFAULT_TIER_ID)
-    assert (default.credit_granted_micros, default.data_policy) == (0, {})
+    assert (default.credit_granted_micros, default.data_policy) == (0, DataPolicy())
 
 
 def test_existing_keys_join_the_default_organization_and_survive_a_downgrade(

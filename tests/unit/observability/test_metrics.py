@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from llmaas import __version__
 from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
-from llmaas.observability.metrics import PrometheusMetrics
+from llmaas.observability.metrics import DeploymentSample, PrometheusMetrics
 from llmaas.ports.metrics import MetricsRenderer
 from llmaas.ports.usage import UsageObserver
 
@@ -221,3 +221,30 @@ def test_it_is_the_usage_observer_and_the_renderer() -> None:
     renderer: MetricsRenderer = metrics
     observer.observe([])
     assert renderer.render()[0].startswith(b"# HELP")
+
+
+def test_deployment_state_is_read_at_scrape_time() -> None:
+    state = [
+        DeploymentSample("gpu-1", "m", up=True, draining=False, circuit_open=False, outstanding=2)
+    ]
+    metrics = PrometheusMetrics(deployments=lambda: state)
+    state = [
+        DeploymentSample("gpu-1", "m", up=False, draining=True, circuit_open=True, outstanding=0)
+    ]
+    families = {f.name: f for f in text_string_to_metric_families(metrics.render()[0].decode())}
+    values = {
+        name: [(s.labels, s.value) for s in families[name].samples]
+        for name in (
+            "llmaas_deployment_up",
+            "llmaas_deployment_draining",
+            "llmaas_deployment_circuit_open",
+            "llmaas_deployment_outstanding_requests",
+        )
+    }
+    labels = {"deployment": "gpu-1", "model": "m"}
+    assert values == {
+        "llmaas_deployment_up": [(labels, 0.0)],
+        "llmaas_deployment_draining": [(labels, 1.0)],
+        "llmaas_deployment_circuit_open": [(labels, 1.0)],
+        "llmaas_deployment_outstanding_requests": [(labels, 0.0)],
+    }

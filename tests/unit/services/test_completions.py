@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from llmaas.adapters.memory.counters import MemoryCounters
+from llmaas.domain.catalog import Catalog
 from llmaas.domain.errors import BackendUnavailable, InvalidRequest, ModelNotFound
 from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.principals import Principal
@@ -12,6 +15,7 @@ from llmaas.domain.usage import Outcome
 from llmaas.openai_schema.chat import ChatCompletionRequest
 from llmaas.services.admission import Admission
 from llmaas.services.completions import CompletionsService, RequestContext
+from llmaas.services.failover import Attempts
 from llmaas.services.metering import Metering
 from llmaas.services.routing import Router
 from tests.unit.services.fakes import FakeClock, ListRecorder, ScriptedBackend
@@ -35,10 +39,14 @@ def request(**fields: object) -> ChatCompletionRequest:
 
 def build(a: ScriptedBackend, b: ScriptedBackend) -> tuple[CompletionsService, ListRecorder]:
     recorder = ListRecorder()
-    router = Router([MODEL], {"a": a, "b": b})
     clock = FakeClock()
+    router = Router(catalog_of(MODEL), {"a": a, "b": b}, clock)
     metering = Metering(Admission(MemoryCounters(), clock), recorder, clock)
-    return CompletionsService(router, metering), recorder
+    return CompletionsService(router, metering, Attempts(clock)), recorder
+
+
+def catalog_of(*models: ServedModel) -> Catalog:
+    return Catalog(models=models, reviewed_on=date(2026, 1, 1))
 
 
 async def test_a_down_deployment_fails_over_to_the_next() -> None:

@@ -10,10 +10,11 @@ from llmaas.domain.principals import Principal
 from llmaas.domain.usage import Outcome, TokenUsage
 from llmaas.services.admission import Admission
 from llmaas.services.completions import CompletionsService, RequestContext
+from llmaas.services.failover import Attempts
 from llmaas.services.metering import Metering
 from llmaas.services.routing import Router
 from tests.unit.services.fakes import FakeClock, ListRecorder, ScriptedBackend
-from tests.unit.services.test_completions import MODEL, request
+from tests.unit.services.test_completions import MODEL, catalog_of, request
 
 PRINCIPAL = Principal(key_id="k1", key_name="test", organization_id="acme")
 
@@ -23,8 +24,10 @@ class World:
         self.recorder = ListRecorder()
         clock = FakeClock()
         self.admission = Admission(MemoryCounters(), clock)
-        router = Router([MODEL], {"a": backend, "b": backend})
-        self.service = CompletionsService(router, Metering(self.admission, self.recorder, clock))
+        router = Router(catalog_of(MODEL), {"a": backend, "b": backend}, clock)
+        self.service = CompletionsService(
+            router, Metering(self.admission, self.recorder, clock), Attempts(clock)
+        )
 
     def ctx(self) -> RequestContext:
         return RequestContext(PRINCIPAL, request_id="r1", body_bytes=60)

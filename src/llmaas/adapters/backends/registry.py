@@ -30,6 +30,9 @@ class EngineContext:
 BackendFactory = Callable[[DeploymentSpec, EngineContext], InferenceBackend]
 
 
+_EMBEDDED = frozenset({"llama_cpp", "onnx_embedder"})
+
+
 class EngineNotAvailable(RuntimeError):
     pass
 
@@ -40,6 +43,10 @@ class BackendRegistry:
 
     def register(self, engine: str, factory: BackendFactory) -> None:
         self._factories[engine] = factory
+
+    def is_embedded(self, engine: str) -> bool:
+        """Runs inside this process (so wherever the gateway runs)."""
+        return engine in _EMBEDDED
 
     def engines(self) -> list[str]:
         return sorted(self._factories)

@@ -107,6 +107,9 @@ class MemoryCounters:
     async def set_flag(self, key: str, ttl_seconds: int) -> None:
         self._counters[key] = _Counter(1, self._tick() + ttl_seconds)
 
+    async def clear_flag(self, key: str) -> None:
+        self._counters.pop(key, None)
+
     async def ping(self) -> bool:
         return True
 

@@ -158,6 +158,9 @@ class RedisCounters:
     async def set_flag(self, key: str, ttl_seconds: int) -> None:
         await self._client.set(self._prefix + key, 1, ex=ttl_seconds)
 
+    async def clear_flag(self, key: str) -> None:
+        await self._client.delete(self._prefix + key)
+
     async def ping(self) -> bool:
         """``False`` rather than an exception: readiness reports an unreachable Redis, it does not crash."""
         try:

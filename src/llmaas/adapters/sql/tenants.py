@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from llmaas.adapters.sql.columns import limits_from, models_from_json, models_to_json
 from llmaas.adapters.sql.tables import credit_ledger, organizations, tiers
+from llmaas.domain.locations import DataPolicy
 from llmaas.domain.tenants import Organization, Tier
 
 
@@ -124,7 +125,7 @@ def _organization_values(organization: Organization) -> dict[str, Any]:
         "name": organization.name,
         "tier_id": organization.tier_id,
         "allowed_models": models_to_json(organization.allowed_models),
-        "data_policy": dict(organization.data_policy),
+        "data_policy": organization.data_policy.to_json(),
         "created_at": organization.created_at,
         "disabled_at": organization.disabled_at,
         **organization.overrides.as_dict(),
@@ -140,6 +141,6 @@ def _organization(row: RowMapping) -> Organization:
         overrides=limits_from(row),
         allowed_models=models_from_json(row["allowed_models"]),
         credit_granted_micros=int(row["credit_granted_micros"]),
-        data_policy=dict(row["data_policy"]),
+        data_policy=DataPolicy.from_json(row["data_policy"]),
         disabled_at=row["disabled_at"],
     )

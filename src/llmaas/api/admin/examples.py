@@ -50,7 +50,7 @@ ORGANIZATION_CREATE: dict[str, Any] = {
             "tier": "monthly-billing",
             "limits": {"monthly_budget_eur": "25000.00", "max_concurrent_requests": 50},
             "allowed_models": ["qwen2.5-coder:0.5b"],
-            "data_policy": {"jurisdiction": "EU"},
+            "data_policy": {"countries": ["FR"], "certifications": ["SecNumCloud"]},
         },
     },
 }

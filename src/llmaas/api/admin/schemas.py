@@ -28,15 +28,37 @@ from llmaas.api.admin.values import (
 )
 from llmaas.domain.api_keys import ApiKeyRecord
 from llmaas.domain.limits import Limits
+from llmaas.domain.locations import DataPolicy
 from llmaas.domain.money import format_eur
 from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID, Organization, Tier
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Id = Annotated[str, Field(min_length=1, max_length=63)]
-DataPolicy = Annotated[
-    dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=500)]],
-    Field(max_length=50, description='Sovereignty settings, e.g. {"jurisdiction": "EU"}.'),
-]
+
+
+class DataPolicyIn(RequestModel):
+    """Sovereignty: requests go only to deployments in one of ``countries`` holding every one of
+    ``certifications``; empty lists mean no requirement."""
+
+    countries: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] = Field(
+        default_factory=list, max_length=250, description="ISO 3166-1 alpha-2 codes."
+    )
+    certifications: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50, description='e.g. ["SecNumCloud", "HDS"].'
+    )
+
+    def to_policy(self) -> DataPolicy:
+        return DataPolicy.of(self.countries, self.certifications)
+
+
+class DataPolicyOut(ResponseModel):
+    countries: list[str]
+    certifications: list[str]
+
+    @classmethod
+    def of(cls, policy: DataPolicy) -> DataPolicyOut:
+        return cls(**policy.to_json())
+
 
 # --- tiers -------------------------------------------------------------------------------------
 
@@ -143,14 +165,14 @@ class OrganizationCreate(RequestModel):
     initial_credit_eur: EurMicros | None = Field(
         default=None, description="Defaults to the tier's purchase credit when it is prepaid."
     )
-    data_policy: DataPolicy | None = None
+    data_policy: DataPolicyIn | None = None
 
     def arguments(self) -> dict[str, Any]:
         return {
             "overrides": self.limits.to_limits() if self.limits is not None else None,
             "allowed_models": model_set(self.allowed_models),
             "initial_credit_micros": self.initial_credit_eur,
-            "data_policy": self.data_policy,
+            "data_policy": self.data_policy.to_policy() if self.data_policy else None,
         }
 
 
@@ -159,7 +181,7 @@ class OrganizationUpdate(RequestModel):
     tier: Id | None = None
     limits: LimitsIn | None = None
     allowed_models: ModelIds | None = None
-    data_policy: DataPolicy | None = None
+    data_policy: DataPolicyIn | None = None
     disabled: bool | None = None
 
     def changes(self, current: Organization) -> dict[str, Any]:
@@ -174,7 +196,9 @@ class OrganizationUpdate(RequestModel):
         if "allowed_models" in sent:
             changes["allowed_models"] = model_set(self.allowed_models)
         if "data_policy" in sent:
-            changes["data_policy"] = self.data_policy or {}
+            changes["data_policy"] = (
+                self.data_policy.to_policy() if self.data_policy else DataPolicy()
+            )
         return changes
 
 
@@ -192,7 +216,7 @@ ORGANIZATION_EXAMPLE: dict[str, Any] = {
     "limits": {**dict.fromkeys(LIMITS_EXAMPLE), "requests_per_minute": 1200},
     "effective_limits": {**LIMITS_EXAMPLE, "requests_per_minute": 1200},
     "allowed_models": None,
-    "data_policy": {"jurisdiction": "EU"},
+    "data_policy": {"countries": ["FR"], "certifications": ["secnumcloud"]},
     "disabled": False,
     "disabled_at": None,
     "prepaid": True,
@@ -213,7 +237,7 @@ class OrganizationOut(ResponseModel):
     limits: LimitsOut = Field(description="The contract's overrides of the tier's limits.")
     effective_limits: LimitsOut = Field(description="The tier's limits with the contract applied.")
     allowed_models: list[str] | None
-    data_policy: DataPolicy
+    data_policy: DataPolicyOut
     disabled: bool
     disabled_at: datetime | None
     prepaid: bool
@@ -232,7 +256,7 @@ class OrganizationOut(ResponseModel):
             limits=LimitsOut.of(organization.overrides),
             effective_limits=LimitsOut.of(organization.effective_limits(tier)),
             allowed_models=model_list(organization.allowed_models),
-            data_policy=dict(organization.data_policy),
+            data_policy=DataPolicyOut.of(organization.data_policy),
             disabled=organization.disabled_at is not None,
             disabled_at=organization.disabled_at,
             prepaid=tier.prepaid,

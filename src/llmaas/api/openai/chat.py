@@ -9,7 +9,7 @@ from llmaas.api.body import json_body, parse_request
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import CHAT
-from llmaas.api.rate_limits import rate_limit_headers
+from llmaas.api.response_headers import response_headers
 from llmaas.api.responses import json_response, sse_response
 from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 
@@ -35,8 +35,6 @@ async def create_chat_completion(http: Request, caller: Authenticated) -> Respon
     request = await parse_request(http, ChatCompletionRequest, caller.ctx)
     if request.stream:
         chunks = await caller.services.completions.chat_stream(caller.ctx, request)
-        return sse_response(
-            chunks, caller.ctx.request_id, rate_limit_headers(caller.ctx.rate_limits)
-        )
+        return sse_response(chunks, caller.ctx.request_id, response_headers(caller.ctx))
     response = await caller.services.completions.chat(caller.ctx, request)
-    return json_response(response, rate_limit_headers(caller.ctx.rate_limits))
+    return json_response(response, response_headers(caller.ctx))

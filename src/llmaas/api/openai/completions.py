@@ -9,7 +9,7 @@ from llmaas.api.body import json_body, parse_request
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import COMPLETIONS
-from llmaas.api.rate_limits import rate_limit_headers
+from llmaas.api.response_headers import response_headers
 from llmaas.api.responses import json_response, sse_response
 from llmaas.openai_schema.completions import Completion, CompletionRequest
 
@@ -27,8 +27,6 @@ async def create_completion(http: Request, caller: Authenticated) -> Response:
     request = await parse_request(http, CompletionRequest, caller.ctx)
     if request.stream:
         chunks = await caller.services.completions.complete_stream(caller.ctx, request)
-        return sse_response(
-            chunks, caller.ctx.request_id, rate_limit_headers(caller.ctx.rate_limits)
-        )
+        return sse_response(chunks, caller.ctx.request_id, response_headers(caller.ctx))
     response = await caller.services.completions.complete(caller.ctx, request)
-    return json_response(response, rate_limit_headers(caller.ctx.rate_limits))
+    return json_response(response, response_headers(caller.ctx))

@@ -9,7 +9,7 @@ from llmaas.api.body import json_body, parse_request
 from llmaas.api.dependencies import Authenticated
 from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import EMBEDDINGS
-from llmaas.api.rate_limits import rate_limit_headers
+from llmaas.api.response_headers import response_headers
 from llmaas.api.responses import json_response
 from llmaas.openai_schema.embeddings import CreateEmbeddingResponse, EmbeddingRequest
 
@@ -26,4 +26,4 @@ router = APIRouter(tags=["Embeddings"])
 async def create_embeddings(http: Request, caller: Authenticated) -> Response:
     request = await parse_request(http, EmbeddingRequest, caller.ctx)
     response = await caller.services.embeddings.embed(caller.ctx, request)
-    return json_response(response, rate_limit_headers(caller.ctx.rate_limits))
+    return json_response(response, response_headers(caller.ctx))
