@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 def _countries(values: Iterable[str]) -> frozenset[str]:
@@ -44,6 +44,11 @@ class Location:
         )
 
 
+class Located(Protocol):
+    @property
+    def location(self) -> Location: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DataPolicy:
     """An organization's sovereignty requirements; empty sets mean "no requirement"."""
@@ -74,6 +79,9 @@ class DataPolicy:
         if self.countries and location.country not in self.countries:
             return False
         return self.certifications <= location.certifications
+
+    def allows_deployment(self, deployment: Located) -> bool:
+        return self.allows(deployment.location)
 
     def describe(self) -> str:
         parts = []

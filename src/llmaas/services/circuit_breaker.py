@@ -27,6 +27,11 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._trial_out = False
 
+    @property
+    def tripped(self) -> bool:
+        """Opened and not closed since (open or half-open): only then does time matter."""
+        return self._opened_at is not None
+
     def state(self, now: float) -> BreakerState:
         if self._opened_at is None:
             return BreakerState.CLOSED

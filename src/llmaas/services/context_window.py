@@ -192,10 +192,7 @@ async def _count_completion(route: Route, request: CompletionRequest) -> tuple[l
 
 
 def _tokenizer_of(route: Route) -> PromptTokenizer | None:
-    if not route.candidates:
-        return None
-    backend = route.candidates[0].backend
-    return backend if isinstance(backend, PromptTokenizer) else None
+    return route.first.tokenizer if route.first is not None else None
 
 
 async def _off_loop_if_large(estimate: Callable[[], T], chars: int) -> T:

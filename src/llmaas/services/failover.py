@@ -53,7 +53,7 @@ class Attempts:
         """The first result any candidate gives. With ``hold``, the deployment that gave it keeps
         the request counted as outstanding until the caller calls ``finished`` (a stream)."""
         last_error: LlmaasError | None = None
-        for deployment in route.candidates:
+        for deployment in route:
             self.started(deployment)
             try:
                 result = await call(deployment.backend)

@@ -9,7 +9,7 @@ allows. The caller walks the candidates in order, only until the first byte reac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -43,14 +43,64 @@ _CAPABILITY_WORDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class Route:
-    model: ServedModel
-    """The model that serves the call: the replacement when a retired model was redirected."""
-    candidates: tuple[Deployment, ...]
-    deprecated: ServedModel | None = None
-    """Set when the model called is deprecated: the response carries its sunset and successor."""
-    redirected_from: str | None = None
+    """Where a request goes: the model that serves it and the deployments to try, in order.
+
+    Only the first deployment is chosen up front; the failover order is worked out if the first one
+    fails (from the state at that moment), since most requests never need it.
+    """
+
+    __slots__ = ("_candidates", "_more", "deprecated", "first", "model", "redirected_from")
+
+    def __init__(
+        self,
+        model: ServedModel,
+        first: Deployment | None,
+        more: Callable[[], Sequence[Deployment]] = tuple,
+        *,
+        deprecated: ServedModel | None = None,
+        redirected_from: str | None = None,
+    ) -> None:
+        self.model = model
+        """The model that serves the call: the replacement when a retired model was redirected."""
+        self.first = first
+        self._more = more
+        self._candidates: tuple[Deployment, ...] | None = None
+        self.deprecated = deprecated
+        """Set when the model called is deprecated: the response carries its sunset and successor."""
+        self.redirected_from = redirected_from
+
+    @classmethod
+    def of(
+        cls,
+        model: ServedModel,
+        candidates: Sequence[Deployment],
+        *,
+        deprecated: ServedModel | None = None,
+        redirected_from: str | None = None,
+    ) -> Route:
+        first = candidates[0] if candidates else None
+        return cls(
+            model,
+            first,
+            lambda: tuple(candidates[1:]),
+            deprecated=deprecated,
+            redirected_from=redirected_from,
+        )
+
+    def __iter__(self) -> Iterator[Deployment]:
+        """The attempt order, computed lazily past the first."""
+        if self.first is None:
+            return
+        yield self.first
+        yield from self.candidates[1:]
+
+    @property
+    def candidates(self) -> tuple[Deployment, ...]:
+        if self._candidates is None:
+            first = () if self.first is None else (self.first,)
+            self._candidates = (*first, *self._more())
+        return self._candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +169,33 @@ class Router:
 
     def resolve(self, principal: Principal, name: str, capability: Capability) -> Route:
         called = self.model(principal, name)
-        model, redirected_from = self._live(principal, called)
+        today = self.today()
+        model, redirected_from = self._live(principal, called, today)
         if not model.deployments:
             raise ModelNotDeployed(
                 f"The model '{model.id}' is in the catalog but not deployed on this platform.",
                 param="model",
             )
         require(model, capability, param="model")
-        deprecated = called if called.phase_on(self.today()) is Phase.DEPRECATED else None
-        candidates = self._candidates(model, principal.data_policy)
-        return Route(model, candidates, deprecated, redirected_from)
+        deprecated = called if called.phase_on(today) is Phase.DEPRECATED else None
+        group = self._groups[model.id]
+        now = self._clock.monotonic()
+        policy = principal.data_policy
+        allowed = policy.allows_deployment if policy.restricted else None
+        first = group.pick(now, allowed)
+        if first is None:
+            candidates = self._fallback(model, group, allowed, policy)
+            return Route.of(
+                model, candidates, deprecated=deprecated, redirected_from=redirected_from
+            )
+        limit = self._max_attempts - 1
+        return Route(
+            model,
+            first,
+            lambda: group.others(first, self._clock.monotonic(), allowed, limit),
+            deprecated=deprecated,
+            redirected_from=redirected_from,
+        )
 
     def deployments(self) -> list[Deployment]:
         return [d for group in self._groups.values() for d in group.members]
@@ -142,9 +209,10 @@ class Router:
     def group(self, model_id: str) -> DeploymentGroup | None:
         return self._groups.get(model_id)
 
-    def _live(self, principal: Principal, model: ServedModel) -> tuple[ServedModel, str | None]:
+    def _live(
+        self, principal: Principal, model: ServedModel, today: date
+    ) -> tuple[ServedModel, str | None]:
         """The model itself, or its successor when it is retired and the operator redirects it."""
-        today = self.today()
         if model.phase_on(today) is not Phase.RETIRED:
             return model, None
         successor = self._catalog.successor(model, today)
@@ -159,23 +227,16 @@ class Router:
             replacement=successor.id if successor else None,
         )
 
-    def _candidates(self, model: ServedModel, policy: DataPolicy) -> tuple[Deployment, ...]:
-        group = self._groups[model.id]
-        now = self._clock.monotonic()
-
-        def allowed(deployment: Deployment) -> bool:
-            return not policy.restricted or policy.allows(deployment.spec.location)
-
-        ordered = group.order(lambda d: d.routable(now) and allowed(d))
-        if ordered:
-            return tuple(ordered[: self._max_attempts])
-        return self._fallback(model, [d for d in group.members if allowed(d)], policy)
-
     def _fallback(
-        self, model: ServedModel, allowed: list[Deployment], policy: DataPolicy
+        self,
+        model: ServedModel,
+        group: DeploymentGroup,
+        compliant: Callable[[Deployment], bool] | None,
+        policy: DataPolicy,
     ) -> tuple[Deployment, ...]:
         """Nothing is routable: say why, or (no sovereignty constraint) try those that were marked
         down anyway, since a health verdict can be stale and a refused connection costs little."""
+        allowed = [d for d in group.members if compliant is None or compliant(d)]
         if not allowed:
             raise NoCompliantDeployment(
                 f"No deployment of '{model.id}' meets your organization's data policy "

@@ -19,7 +19,8 @@ def deployment(name: str, weight: int = 1, **fields: object) -> Deployment:
 
 
 def picks(group: DeploymentGroup, count: int) -> Counter[str]:
-    return Counter(group.order(lambda d: True)[0].name for _ in range(count))
+    picked = [group.pick(0.0) for _ in range(count)]
+    return Counter(d.name for d in picked if d is not None)
 
 
 @given(st.lists(st.integers(min_value=1, max_value=10), min_size=1, max_size=10))
@@ -40,7 +41,7 @@ def test_outstanding_requests_lower_a_deployments_share() -> None:
 def test_the_rest_of_the_order_is_for_failover_least_loaded_first() -> None:
     a, b, c = deployment("a", 1), deployment("b", 1), deployment("c", 2)
     b.outstanding, c.outstanding = 5, 1
-    order = DeploymentGroup([a, b, c]).order(lambda d: True)
+    order = DeploymentGroup([a, b, c]).order(0.0)
     assert sorted(d.name for d in order) == ["a", "b", "c"]
     rest = [d.name for d in order[1:]]
     assert rest == sorted(rest, key=lambda n: {"a": 1, "b": 6, "c": 1}[n])
@@ -49,8 +50,10 @@ def test_the_rest_of_the_order_is_for_failover_least_loaded_first() -> None:
 def test_ineligible_deployments_are_never_picked() -> None:
     a, b = deployment("a", 10), deployment("b", 1)
     group = DeploymentGroup([a, b])
-    assert {group.order(lambda d: d is not a)[0].name for _ in range(20)} == {"b"}
-    assert group.order(lambda d: False) == []
+    assert {group.order(0.0, lambda d: d is not a)[0].name for _ in range(20)} == {"b"}
+    assert group.order(0.0, lambda d: False) == []
+    a.mark_down()
+    assert group.others(b, 0.0, None, limit=5) == []
 
 
 def test_routable_means_healthy_closed_not_draining_and_under_its_cap() -> None:

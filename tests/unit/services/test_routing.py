@@ -145,7 +145,7 @@ def test_all_draining_and_all_saturated_are_told_apart() -> None:
     routing = router()
     (only,) = routing.resolve(ANYONE, "new", Capability.CHAT).candidates
     only.outstanding = 1
-    only.spec = replace(only.spec, max_concurrency=1)
+    only.max_concurrency = 1
     with pytest.raises(DeploymentsSaturated):
         routing.resolve(ANYONE, "new", Capability.CHAT)
     only.draining_flag = True
