@@ -13,6 +13,7 @@ import re
 import secrets
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmaas.api.errors import domain_error_json, error_json
@@ -72,6 +73,11 @@ class RequestContextMiddleware:
 
         try:
             await self._app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client hung up while its body was being read: nobody is left to answer, and it
+            # is not a server fault (a load generator stopping does this by the dozen).
+            _log.info("client disconnected", extra={"request_id": request_id})
+            status = status or 499
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
             _errors.error("unhandled error", extra={"request_id": request_id, **failure(error)})
             if status == 0:

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from llmaas.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -47,6 +48,19 @@ async def test_an_unhandled_error_is_a_500_envelope_without_its_message(
     assert SECRET not in body["body"].decode()
     assert SECRET not in caplog.text
     assert any(r.name == "llmaas.errors" for r in caplog.records)
+
+
+async def test_a_client_gone_while_its_body_is_read_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def reading_app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ClientDisconnect()
+
+    with caplog.at_level(logging.DEBUG):
+        sent = await call(RequestContextMiddleware(reading_app))
+    assert sent == []  # nobody to answer
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(r.getMessage() == "client disconnected" for r in caplog.records)
 
 
 async def test_request_ids_are_unique_and_client_ids_are_kept_when_sane() -> None:
