@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -317,3 +317,22 @@ def environment() -> dict[str, Any]:
         "clk_tck": CLK_TCK,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def run_and_report(
+    name: str,
+    run: Callable[[], dict[str, Any]],
+    report: Callable[[dict[str, Any]], str],
+    saved: Path | None,
+) -> int:
+    """A bench's ``main``: print a saved run's tables, or run, save the results and print them."""
+    if saved is not None:
+        print(report(json.loads(saved.read_text(encoding="utf-8"))))
+        return 0
+    started = time.monotonic()
+    results = run()
+    results["wall_seconds"] = round(time.monotonic() - started, 1)
+    path = write_results(name, results)
+    print("\n" + report(results))
+    print(f"\nresults: {path}  ({results['wall_seconds']} s)")
+    return 0

@@ -87,9 +87,9 @@ from harness import (
     llmaas_argv,
     memory_kib,
     percentile,
+    run_and_report,
     source_digest,
     wait_ready,
-    write_results,
 )
 
 REPO = BENCH_DIR.parent
@@ -948,16 +948,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, Path | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options, saved = parse_args(argv)
-    if saved is not None:
-        print(report(json.loads(saved.read_text(encoding="utf-8"))))
-        return 0
-    started = time.monotonic()
-    results = run(options)
-    results["wall_seconds"] = round(time.monotonic() - started, 1)
-    path = write_results("metering_overhead", results)
-    print("\n" + report(results))
-    print(f"\nresults: {path}  ({results['wall_seconds']} s)")
-    return 0
+    return run_and_report("metering_overhead", lambda: run(options), report, saved)
 
 
 if __name__ == "__main__":
