@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -81,36 +82,9 @@ class DeploymentOut(ResponseModel):
 
     @classmethod
     def of(cls, view: DeploymentView) -> DeploymentOut:
-        location = view.location
-        probe = view.probe
-        return cls(
-            name=view.name,
-            model=view.model,
-            engine=view.engine,
-            machine=view.machine,
-            weight=view.weight,
-            max_concurrency=view.max_concurrency,
-            location=LocationOut(
-                country=location.country,
-                site=location.site,
-                operator=location.operator,
-                certifications=sorted(location.certifications),
-            ),
-            healthy=view.healthy,
-            draining=view.draining,
-            breaker=view.breaker,
-            outstanding=view.outstanding,
-            served=view.served,
-            probe=None
-            if probe is None
-            else ProbeOut(
-                checked_at=probe.checked_at,
-                ok=probe.ok,
-                latency_ms=probe.latency_ms,
-                time_to_first_token_ms=probe.time_to_first_token_ms,
-                tokens_per_second=probe.tokens_per_second,
-            ),
-        )
+        fields = asdict(view)
+        fields["location"]["certifications"] = sorted(view.location.certifications)
+        return cls.model_validate(fields)
 
 
 class DeploymentList(ResponseModel):
