@@ -106,7 +106,7 @@ class HealthChecker:
             healthy = await asyncio.wait_for(
                 deployment.backend.is_healthy(), timeout=max(1.0, min(self._interval, 5.0))
             )
-        except (TimeoutError, OSError):
+        except Exception:  # noqa: BLE001 - a check that fails in any way says "down"
             healthy = False
         was = deployment.healthy
         deployment.mark_checked(healthy, self._clock.monotonic())

@@ -165,7 +165,7 @@ class Router:
     def available(self, model: ServedModel) -> bool:
         """Whether a healthy deployment that takes new requests serves it now."""
         group = self._groups.get(model.id)
-        return group is not None and any(d.healthy and not d.draining for d in group.members)
+        return group is not None and any(d.accepting for d in group.members)
 
     def resolve(self, principal: Principal, name: str, capability: Capability) -> Route:
         called = self.model(principal, name)

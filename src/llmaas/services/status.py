@@ -83,7 +83,7 @@ class StatusService:
 
 
 def _status(model: ServedModel, phase: Phase, members: tuple[Deployment, ...]) -> ModelStatus:
-    up = [d for d in members if d.healthy and not d.draining]
+    up = [d for d in members if d.accepting]
     probes = [d.probe for d in up if d.probe is not None and d.probe.ok]
     ttfts = [p.time_to_first_token_ms for p in probes if p.time_to_first_token_ms is not None]
     rates = [p.tokens_per_second for p in probes if p.tokens_per_second is not None]
