@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from llmaas.domain.errors import (
     BackendUnavailable,
     LlmaasError,
+    NoCompliantDeployment,
     UpstreamFailed,
     UpstreamRateLimited,
     UpstreamTimeout,
@@ -67,6 +68,13 @@ class Attempts:
             if not hold:
                 self.finished(deployment)
             return result, deployment
+        if route.policy is not None and isinstance(last_error, BackendUnavailable):
+            # Every compliant deployment turned out to be down: say so, as the router would have
+            # if its health verdicts had been current (the others were never candidates).
+            raise NoCompliantDeployment(
+                f"No deployment of '{route.model.id}' that meets your organization's data policy "
+                f"({route.policy.describe()}) is reachable right now."
+            ) from last_error
         raise last_error or BackendUnavailable(
             f"No deployment of the model '{route.model.id}' is available right now."
         )

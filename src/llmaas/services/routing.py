@@ -50,7 +50,15 @@ class Route:
     fails (from the state at that moment), since most requests never need it.
     """
 
-    __slots__ = ("_candidates", "_more", "deprecated", "first", "model", "redirected_from")
+    __slots__ = (
+        "_candidates",
+        "_more",
+        "deprecated",
+        "first",
+        "model",
+        "policy",
+        "redirected_from",
+    )
 
     def __init__(
         self,
@@ -60,6 +68,7 @@ class Route:
         *,
         deprecated: ServedModel | None = None,
         redirected_from: str | None = None,
+        policy: DataPolicy | None = None,
     ) -> None:
         self.model = model
         """The model that serves the call: the replacement when a retired model was redirected."""
@@ -69,6 +78,8 @@ class Route:
         self.deprecated = deprecated
         """Set when the model called is deprecated: the response carries its sunset and successor."""
         self.redirected_from = redirected_from
+        self.policy = policy
+        """The data policy that narrowed the candidates, if any (for the error when all fail)."""
 
     @classmethod
     def of(
@@ -195,6 +206,7 @@ class Router:
             lambda: group.others(first, self._clock.monotonic(), allowed, limit),
             deprecated=deprecated,
             redirected_from=redirected_from,
+            policy=policy if allowed is not None else None,
         )
 
     def deployments(self) -> list[Deployment]:

@@ -12,10 +12,12 @@ from llmaas.domain.errors import (
     BackendUnavailable,
     InvalidRequest,
     LlmaasError,
+    NoCompliantDeployment,
     UpstreamFailed,
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from llmaas.domain.locations import DataPolicy, Location
 from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.principals import Principal
 from llmaas.ports.backends import InferenceBackend
@@ -130,3 +132,36 @@ async def test_when_every_candidate_fails_the_last_error_is_raised() -> None:
 
     with pytest.raises(UpstreamFailed, match="a broke"):
         await Attempts(clock).call(first_route, call)
+
+
+async def test_compliant_deployments_all_down_is_said_as_such() -> None:
+    clock = FakeClock()
+    spec = DeploymentSpec("fr", "fake", location=Location.of("FR"))
+    model = ServedModel(
+        id="m",
+        owned_by="t",
+        created=0,
+        context_length=100,
+        capabilities=frozenset({Capability.CHAT}),
+        deployments=(spec, DeploymentSpec("de", "fake", location=Location.of("DE"))),
+    )
+    routing = Router(
+        Catalog(models=(model,), reviewed_on=date(2026, 1, 1)),
+        {"fr": ScriptedBackend("fr", []), "de": ScriptedBackend("de", [])},
+        clock,
+    )
+    french = Principal(key_id="k", key_name="k", data_policy=DataPolicy.of(["FR"]))
+    tried: list[str] = []
+
+    async def call(backend: InferenceBackend) -> str:
+        tried.append(backend.name)
+        raise BackendUnavailable("refused")
+
+    with pytest.raises(NoCompliantDeployment, match="FR"):
+        await Attempts(clock).call(routing.resolve(french, "m", Capability.CHAT), call)
+    assert tried == ["fr"]  # never the German one
+    with pytest.raises(BackendUnavailable) as unrestricted:
+        await Attempts(clock).call(
+            routing.resolve(Principal(key_id="k", key_name="k"), "m", Capability.CHAT), call
+        )
+    assert not isinstance(unrestricted.value, NoCompliantDeployment)
