@@ -187,13 +187,6 @@ class DeploymentGroup:
         rest.sort(key=_load)
         return rest[:limit]
 
-    def order(self, now: float, allowed: Eligibility | None = None) -> list[Deployment]:
-        """Every routable deployment: the pick first, then the failover order."""
-        first = self.pick(now, allowed)
-        if first is None:
-            return []
-        return [first, *self.others(first, now, allowed, len(self.members))]
-
 
 def _load(deployment: Deployment) -> float:
     return deployment.load

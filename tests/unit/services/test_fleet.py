@@ -41,17 +41,21 @@ def test_outstanding_requests_lower_a_deployments_share() -> None:
 def test_the_rest_of_the_order_is_for_failover_least_loaded_first() -> None:
     a, b, c = deployment("a", 1), deployment("b", 1), deployment("c", 2)
     b.outstanding, c.outstanding = 5, 1
-    order = DeploymentGroup([a, b, c]).order(0.0)
-    assert sorted(d.name for d in order) == ["a", "b", "c"]
-    rest = [d.name for d in order[1:]]
+    group = DeploymentGroup([a, b, c])
+    first = group.pick(0.0)
+    assert first is not None
+    others = group.others(first, 0.0, None, limit=5)
+    assert sorted(d.name for d in [first, *others]) == ["a", "b", "c"]
+    assert len(group.others(first, 0.0, None, limit=1)) == 1
+    rest = [d.name for d in others]
     assert rest == sorted(rest, key=lambda n: {"a": 1, "b": 6, "c": 1}[n])
 
 
 def test_ineligible_deployments_are_never_picked() -> None:
     a, b = deployment("a", 10), deployment("b", 1)
     group = DeploymentGroup([a, b])
-    assert {group.order(0.0, lambda d: d is not a)[0].name for _ in range(20)} == {"b"}
-    assert group.order(0.0, lambda d: False) == []
+    assert {group.pick(0.0, lambda d: d is not a) for _ in range(20)} == {b}
+    assert group.pick(0.0, lambda d: False) is None
     a.mark_down()
     assert group.others(b, 0.0, None, limit=5) == []
 
