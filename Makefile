@@ -18,7 +18,7 @@ PIP := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --disable-pip-version-check --find-links $(WHEEL_CACHE) -c requirements/constraints.txt
 NODE_EXAMPLES := tests/e2e/node
 
-.PHONY: help run test bench install install-dev lint typecheck contracts clean
+.PHONY: help run test bench install install-dev lint typecheck contracts clean system-test-deps
 
 help:
 	@echo "make run   - install and start llmaas on http://$(HOST):$(PORT) (embedded models, SQLite)"
@@ -73,7 +73,17 @@ typecheck: install-dev
 contracts: install-dev
 	$(BIN)/lint-imports
 
-test: lint typecheck contracts
+# Debian packages the tests use: espeak-ng speaks the sentences the speech-to-text tests transcribe.
+# Installed only when missing (apt-get needs root); a machine where that fails stops here, loudly.
+system-test-deps:
+	@if ! command -v espeak-ng >/dev/null 2>&1; then \
+		echo ">> installing espeak-ng (speech for the transcription tests)"; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq espeak-ng \
+			|| { echo "error: could not install espeak-ng; install it (apt-get install espeak-ng) and rerun" >&2; exit 1; }; \
+	fi
+
+test: lint typecheck contracts system-test-deps
 	$(BIN)/pytest
 
 bench: install

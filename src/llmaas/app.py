@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from llmaas.adapters.backends.registry import BackendRegistry, EngineContext, default_registry
 from llmaas.adapters.clock import SystemClock
+from llmaas.adapters.image_fetcher import AiohttpImageFetcher
 from llmaas.adapters.memory.counters import MemoryCounters
 from llmaas.adapters.model_config import ConfigError, load_served_catalog
 from llmaas.adapters.server_secret import load_or_create
@@ -49,10 +50,13 @@ from llmaas.services.failover import Attempts
 from llmaas.services.fleet_admin import FleetAdmin
 from llmaas.services.health import Probe, Readiness
 from llmaas.services.health_checks import HealthChecker
+from llmaas.services.images import ImageInliner, ImageLimits
 from llmaas.services.metering import Metering
+from llmaas.services.rerank import RerankService
 from llmaas.services.routing import Router, RouterOptions
 from llmaas.services.status import StatusService
 from llmaas.services.tenants import TenantService
+from llmaas.services.transcriptions import TranscriptionsService
 from llmaas.services.usage_reports import UsageReports
 from llmaas.services.usage_writer import UsageWriter
 from llmaas.settings import Settings
@@ -232,8 +236,9 @@ def create_app(
     )
     services = Services(
         authenticator=core.authenticator,
-        completions=CompletionsService(router, metering, attempts),
+        completions=CompletionsService(router, metering, attempts, image_inliner(settings)),
         embeddings=EmbeddingsService(router, metering, attempts),
+        rerank=RerankService(router, metering, attempts),
         catalog=CatalogService(router),
         fleet=FleetAdmin(router, core.counters, core.clock),
         status=StatusService(router, core.clock),
@@ -242,6 +247,7 @@ def create_app(
         admission=core.admission,
         tenants=core.tenants,
         usage=core.usage,
+        transcriptions=TranscriptionsService(router, metering, attempts),
     )
 
     @asynccontextmanager
@@ -274,7 +280,11 @@ def create_app(
             await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
             await core.close()
 
-    app = build_http_app(lifespan, max_body_bytes=settings.max_body_bytes)
+    app = build_http_app(
+        lifespan,
+        max_body_bytes=settings.max_body_bytes,
+        max_audio_bytes=settings.max_audio_bytes,
+    )
     app.state.services = services
     if settings.metrics_enabled:
         app.state.metrics = metrics
@@ -293,6 +303,17 @@ def _deployment_samples(router: Router, now: float) -> list[DeploymentSample]:
         )
         for d in router.deployments()
     ]
+
+
+def image_inliner(settings: Settings) -> ImageInliner:
+    """Image URLs are fetched only when the operator opts in (see ``adapters/image_fetcher.py``)."""
+    fetcher = (
+        AiohttpImageFetcher(timeout=settings.image_fetch_timeout_seconds)
+        if settings.fetch_image_urls
+        else None
+    )
+    limits = ImageLimits(settings.max_image_bytes, settings.max_images_per_request)
+    return ImageInliner(limits, fetcher)
 
 
 def _any_healthy(backends: Sequence[InferenceBackend]) -> Probe:

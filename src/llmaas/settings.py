@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     key_recheck_seconds: float = Field(default=5.0, gt=0)
     """How long a verified key is trusted before its record is read again (revocation bound)."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_audio_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    """Largest audio file for ``/v1/audio/*`` (413 beyond): OpenAI's limit. Those routes take bodies
+    up to this size plus the form's overhead, whatever ``max_body_bytes`` says."""
+    max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """Largest decoded image a chat request may carry (413 ``image_too_large`` beyond). A data URL
+    also counts against ``max_body_bytes``, which is the lower of the two by default."""
+    max_images_per_request: int = Field(default=16, ge=0)
+    fetch_image_urls: bool = False
+    """Fetch ``http(s)`` image URLs on the client's behalf (public addresses only, never private or
+    loopback ones) and inline them; off, only ``data:`` URLs are accepted."""
+    image_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
     redis_url: str | None = None
     """``redis://host:6379/0``: shares rate limits, budgets and concurrency between instances.
     Unset, counters live in this process's memory (one instance only)."""

@@ -122,9 +122,10 @@ def write_files(directory: Path, dates: Dates) -> tuple[Path, Path]:
     catalog = directory / "catalog.yaml"
     catalog.write_text(yaml.safe_dump(catalog_document(dates), sort_keys=False), encoding="utf-8")
     models = directory / "models.yaml"
-    models.write_text(
-        packaged("models.yaml") + f'\nredirect_retired: ["{REDIRECTED}"]\n', encoding="utf-8"
-    )
+    served = yaml.safe_load(packaged("models.yaml"))
+    served["models"] = [m for m in served["models"] if m["id"] in EMBEDDED]
+    served["redirect_retired"] = [REDIRECTED]
+    models.write_text(yaml.safe_dump(served, sort_keys=False), encoding="utf-8")
     return catalog, models
 
 
@@ -298,7 +299,7 @@ def test_models_list_the_live_and_deprecated_models_with_lifecycle(
     live = models[LIVE].model_extra or {}
     assert live["lifecycle"]["phase"] == "production"
     assert live["shutdown_date"] is None
-    assert (models[EMBEDDING].model_extra or {})["capabilities"] == ["embeddings"]
+    assert (models[EMBEDDING].model_extra or {})["capabilities"] == ["embeddings", "rerank"]
 
 
 def test_retrieving_a_deprecated_model_shows_its_phase(client: openai.OpenAI) -> None:

@@ -91,7 +91,13 @@ def test_migrate_check_and_models_list(tmp_path: Path) -> None:
     assert cli("migrate").returncode == 0
     assert cli("migrate", "--check").returncode == 0
     models = json.loads(cli("models", "list", "--json").stdout)
-    assert {m["id"] for m in models} == {"qwen2.5-coder:0.5b", "smollm2:135m", "all-minilm:22m"}
+    assert {m["id"] for m in models} == {
+        "qwen2.5-coder:0.5b",
+        "smollm2:135m",
+        "all-minilm:22m",
+        "whisper:base",
+        "whisper:tiny-en",
+    }
     bad = tmp_path / "bad.yaml"
     bad.write_text("models: []", encoding="utf-8")
     failed = cli("models", "list", "--config", str(bad))

@@ -67,7 +67,7 @@ def test_models_list_the_embedded_models_with_metadata(
     qwen = models[CHAT_MODEL].model_dump()
     assert qwen["context_length"] == 32768
     assert "tools" in qwen["capabilities"]
-    assert models[EMBEDDING_MODEL].model_dump()["capabilities"] == ["embeddings"]
+    assert models[EMBEDDING_MODEL].model_dump()["capabilities"] == ["embeddings", "rerank"]
     raw = httpx.get(
         server.base_url + "/models", headers={"Authorization": f"Bearer {server.api_key}"}
     )

@@ -138,6 +138,14 @@ def check_embeddings(stdout: str) -> None:
     assert stdout.strip() == "2 vectors of 384 dimensions", stdout
 
 
+def check_rerank(stdout: str) -> None:
+    assert stdout.strip() == "Paris is the capital of France.", stdout
+
+
+def check_transcription(stdout: str) -> None:
+    assert "hello" in stdout.lower(), stdout
+
+
 def check_self_service(stdout: str) -> None:
     body = json.loads(stdout)
     assert body["key"]["organization"] == "default", body
@@ -156,6 +164,8 @@ EXPECTED: dict[str, Expected] = {
     "python": Expected("python", check_text),
     "python-stream": Expected("python", check_stream),
     "python-embeddings": Expected("python", check_embeddings),
+    "python-rerank": Expected("python", check_rerank),
+    "python-transcription": Expected("python", check_transcription),
     "node": Expected("javascript", check_text),
     "langchain": Expected("python", check_text),
     "llamaindex": Expected("python", check_text),

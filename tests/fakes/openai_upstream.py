@@ -85,6 +85,10 @@ class Scenario:
     embedding: Sequence[float] = (0.25, -0.5, 1.0)
     reverse_embeddings: bool = False
     """List embeddings in reverse order (each still carries its ``index``)."""
+    rerank_usage: bool = True
+    """Report ``usage.total_tokens`` in Cohere-shaped rerank answers (vLLM does)."""
+    rerank_skip: int | None = None
+    """Leave this document out of rerank answers (a broken engine)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,8 @@ class FakeUpstream:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/rerank", self._rerank_cohere)  # vLLM
+        app.router.add_post("/rerank", self._rerank_tei)  # Text Embeddings Inference
         # handler_cancellation: a client that goes away cancels its handler, which is how we see it.
         self._runner = web.AppRunner(
             app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
@@ -212,6 +218,36 @@ class FakeUpstream:
         tokens = self.scenario.prompt_tokens
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return self._json({"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+    async def _rerank_cohere(self, request: web.Request) -> web.StreamResponse:
+        body = await self._receive(request)
+        if failure := await self._failure():
+            return failure
+        scored = self._scored(body["query"], body["documents"])
+        results = [{"index": i, "relevance_score": score} for i, score in scored]
+        answer: Json = {"id": "rerank-fake", "model": body.get("model", self.model)}
+        answer["results"] = results
+        if self.scenario.rerank_usage:
+            answer["usage"] = {"total_tokens": self.scenario.prompt_tokens}
+        return self._json(answer)
+
+    async def _rerank_tei(self, request: web.Request) -> web.StreamResponse:
+        body = await self._receive(request)
+        if failure := await self._failure():
+            return failure
+        scored = self._scored(body["query"], body["texts"])
+        return web.json_response([{"index": i, "score": score} for i, score in scored])
+
+    def _scored(self, query: str, documents: list[str]) -> list[tuple[int, float]]:
+        """A toy cross-encoder: the share of the query's words a document contains, best first
+        (so never in document order unless that is the ranking)."""
+        words = set(query.lower().split())
+        scored = [
+            (i, len(words & set(d.lower().split())) / max(1, len(words)))
+            for i, d in enumerate(documents)
+            if i != self.scenario.rerank_skip
+        ]
+        return sorted(scored, key=lambda pair: -pair[1])
 
     # --- behaviour ----------------------------------------------------------------------------
 

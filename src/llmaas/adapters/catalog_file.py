@@ -100,6 +100,9 @@ class ModelEntry(BaseModel):
     license: str | None = None
     ip_indemnified: bool = False
     energy_kwh_per_million_tokens: float | None = Field(default=None, ge=0)
+    image_tokens: int = Field(default=1024, ge=0)
+    """Tokens reserved per input image (vision): Gemma 3 spends 256, LLaVA-1.5 576; models that tile
+    (Qwen-VL, Mistral) spend up to the engine's pixel cap, which this figure should cover."""
     pricing: PricingEntry = PricingEntry()
     lifecycle: LifecycleEntry = LifecycleEntry()
 
@@ -139,6 +142,7 @@ class ModelEntry(BaseModel):
             license=self.license,
             ip_indemnified=self.ip_indemnified,
             energy_kwh_per_million_tokens=self.energy_kwh_per_million_tokens,
+            image_tokens=self.image_tokens,
             lifecycle=self.lifecycle.to_domain(),
         )
 

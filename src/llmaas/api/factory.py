@@ -11,7 +11,7 @@ from llmaas import __version__
 from llmaas.api import admin, health, metrics, public
 from llmaas.api.errors import install_error_handlers
 from llmaas.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from llmaas.api.openai import chat, completions, embeddings, me, models
+from llmaas.api.openai import audio, chat, completions, embeddings, me, models, rerank
 from llmaas.api.openapi import openapi_with_bearer
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -22,7 +22,13 @@ Point any OpenAI SDK at `http://<host>:8000/v1` and use an llmaas API key. Error
 envelope: `{"error": {"message", "type", "param", "code"}}`."""
 
 
-def build_http_app(lifespan: Lifespan, *, max_body_bytes: int, access_log: bool = True) -> FastAPI:
+def build_http_app(
+    lifespan: Lifespan,
+    *,
+    max_body_bytes: int,
+    max_audio_bytes: int = 25 * 1024 * 1024,
+    access_log: bool = True,
+) -> FastAPI:
     app = FastAPI(
         title="llmaas",
         version=__version__,
@@ -37,12 +43,18 @@ def build_http_app(lifespan: Lifespan, *, max_body_bytes: int, access_log: bool 
     )
     app.openapi = openapi_with_bearer(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for module in (models, chat, completions, embeddings, me):
+    for module in (models, chat, completions, embeddings, audio, me):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(rerank.router)  # Cohere's /v1/rerank and /v2/rerank, at their own paths
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(metrics.router)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=max_body_bytes,
+        larger={audio.PATH_PREFIX: audio.body_limit(max_audio_bytes)},
+    )
+    app.state.max_audio_bytes = max_audio_bytes
     app.add_middleware(RequestContextMiddleware, access_log=access_log)
     return app

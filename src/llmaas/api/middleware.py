@@ -106,18 +106,31 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
+        """``larger`` maps path prefixes to their own limits: uploads (audio files) are far bigger
+        than any JSON request, and raising the limit for every route would let a JSON body of that
+        size be buffered and parsed anywhere."""
         self._app = app
         self._max = max_bytes
+        self._larger = tuple((larger or {}).items())
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self._larger:
+            if path.startswith(prefix):
+                return limit
+        return self._max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        limit = self._limit(scope["path"]) if self._larger else self._max
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                if value.isdigit() and int(value) > self._max:
-                    await self._refuse(send)
+                if value.isdigit() and int(value) > limit:
+                    await self._refuse(send, limit)
                     return
                 break
         received = 0
@@ -127,16 +140,17 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self._max:
-                    raise PayloadTooLarge(self._message())
+                if received > limit:
+                    raise PayloadTooLarge(_message(limit))
             return message
 
         await self._app(scope, limited_receive, send)
 
-    def _message(self) -> str:
-        return f"The request body is larger than the limit of {self._max} bytes."
-
-    async def _refuse(self, send: Send) -> None:
-        body = domain_error_json(PayloadTooLarge(self._message()))
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = domain_error_json(PayloadTooLarge(_message(limit)))
         await send({"type": "http.response.start", "status": 413, "headers": [_JSON]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _message(limit: int) -> str:
+    return f"The request body is larger than the limit of {limit} bytes."

@@ -12,12 +12,14 @@ from pydantic import BaseModel
 from llmaas.openai_schema.chat import ChatCompletionRequest
 from llmaas.openai_schema.completions import CompletionRequest
 from llmaas.openai_schema.embeddings import EmbeddingRequest
+from llmaas.openai_schema.rerank import RerankRequest
 
 # Bodies parsed by api/body.py rather than by FastAPI: their schemas are added here.
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    RerankRequest,
 )
 
 BEARER = {
@@ -49,7 +51,7 @@ def openapi_with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 for operation in operations.values():
                     # FastAPI documents a 422 that llmaas never sends (validation errors are 400s).
                     operation.get("responses", {}).pop("422", None)
-                    if path.startswith("/v1/"):
+                    if path.startswith(("/v1/", "/v2/")):
                         operation["security"] = [{"bearerAuth": []}]
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)

@@ -105,6 +105,9 @@ class ServedModel:
     ip_indemnified: bool = False
     energy_kwh_per_million_tokens: float | None = None
     lifecycle: Lifecycle = Lifecycle()
+    image_tokens: int = 1024
+    """Prompt tokens charged up front per input image (vision models): the most the model's engine
+    spends on one image. Settlement then charges what the engine reports."""
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

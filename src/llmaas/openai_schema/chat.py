@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 
 from llmaas.openai_schema.backend import BackendInfo
 from llmaas.openai_schema.base import WireObject, WireRequest, omitted_if_none
@@ -49,8 +49,48 @@ class RefusalPart(WireRequest):
     refusal: str
 
 
+def normalised_part(value: Any) -> Any:
+    """Image parts in the shapes other clients send, as OpenAI's ``image_url`` part.
+
+    vLLM and some SDKs send ``image_url`` as a bare string; LangChain's standard content blocks and
+    several agent frameworks send ``{"type": "image", "url": ...}``, ``{"type": "image",
+    "image_url": ...}`` or ``{"type": "image", "base64" | "data": ..., "mime_type": ...}``. Engines
+    only all understand OpenAI's shape, so it is the one forwarded."""
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("type")
+    if kind == "image_url" and isinstance(value.get("image_url"), str):
+        return {**value, "image_url": {"url": value["image_url"]}}
+    if kind != "image":
+        return value
+    image_url = _shorthand_image_url(value)
+    return (
+        {"type": "image_url"}
+        if image_url is None
+        else {"type": "image_url", "image_url": image_url}
+    )
+
+
+def _shorthand_image_url(value: dict[str, Any]) -> dict[str, Any] | None:
+    reference = value.get("image_url", value.get("url"))
+    if isinstance(reference, dict):
+        return reference
+    detail = {"detail": value["detail"]} if "detail" in value else {}
+    if isinstance(reference, str):
+        return {"url": reference, **detail}
+    data = value.get("base64", value.get("data"))
+    if isinstance(data, str):
+        media_type = value.get("mime_type") or value.get("media_type") or "image/*"
+        return {"url": f"data:{media_type};base64,{data}", **detail}
+    return None
+
+
 ContentPart = Annotated[
-    TextPart | ImageUrlPart | InputAudioPart | FilePart | RefusalPart, Field(discriminator="type")
+    Annotated[
+        TextPart | ImageUrlPart | InputAudioPart | FilePart | RefusalPart,
+        Field(discriminator="type"),
+    ],
+    BeforeValidator(normalised_part),
 ]
 Content = str | list[ContentPart]
 

@@ -55,6 +55,8 @@ class Model(WireObject):
     license: str | None = None
     ip_indemnified: bool = False
     energy_kwh_per_million_tokens: float | None = None
+    image_tokens: int | None = omitted_if_none()
+    """Vision models only: prompt tokens reserved per input image (the engine's count is billed)."""
     pricing: ModelPricing | None = None
     lifecycle: ModelLifecycle | None = None
     shutdown_date: str | None = None

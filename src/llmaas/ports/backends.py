@@ -32,6 +32,29 @@ class EmbeddingResult:
         self.prompt_tokens = prompt_tokens
 
 
+class RerankResult:
+    """One relevance score per document, in document order, and the tokens the scoring cost."""
+
+    __slots__ = ("prompt_tokens", "scores")
+
+    def __init__(self, scores: list[float], prompt_tokens: int) -> None:
+        self.scores = scores
+        self.prompt_tokens = prompt_tokens
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """A backend that scores documents against a query (a cross-encoder, or an approximation).
+
+    Only some engines can, so it is a capability of its own rather than part of
+    ``InferenceBackend``: the rerank service checks for it before sending a deployment a request.
+    """
+
+    async def rerank(self, query: str, documents: list[str], top_n: int | None) -> RerankResult:
+        """Scores for every document (``top_n`` is a hint: the gateway sorts and cuts)."""
+        ...
+
+
 class InferenceBackend(Protocol):
     """One deployment of one model."""
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from llmaas.domain.errors import ModelRetired
 from llmaas.domain.lifecycle import Phase
-from llmaas.domain.models import ServedModel
+from llmaas.domain.models import Capability, ServedModel
 from llmaas.domain.money import format_eur
 from llmaas.domain.principals import Principal
 from llmaas.openai_schema.models import (
@@ -71,6 +71,7 @@ def to_wire(model: ServedModel, today: date, *, available: bool) -> Model:
         license=model.license,
         ip_indemnified=model.ip_indemnified,
         energy_kwh_per_million_tokens=model.energy_kwh_per_million_tokens,
+        image_tokens=model.image_tokens if model.supports(Capability.VISION) else None,
         pricing=ModelPricing(
             input_per_million_tokens=format_eur(prices.input_per_million),
             output_per_million_tokens=format_eur(prices.output_per_million),

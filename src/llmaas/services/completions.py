@@ -1,7 +1,7 @@
 """Chat and text completions: the request pipeline, top to bottom.
 
-    authenticate (done at the edge) -> check features and context window -> admit -> route
-    -> call backend -> meter
+    authenticate (done at the edge) -> route -> check features -> inline images (``images.py``)
+    -> context window -> admit -> call backend -> meter
 
 Admission reserves the request's worst case against every limit before an engine is involved; metering
 settles that reservation to the actual usage in a ``finally``, so a client that disconnects mid-stream is
@@ -38,6 +38,7 @@ from llmaas.services.context_window import check_chat_window, check_completion_w
 from llmaas.services.demand import chat_demand, completion_demand
 from llmaas.services.failover import Attempts, aclose_stream
 from llmaas.services.fleet import Deployment
+from llmaas.services.images import ImageInliner, ImageLimits
 from llmaas.services.metering import Meter, Metering
 from llmaas.services.routing import Route, Router, require
 
@@ -80,10 +81,17 @@ Response = TypeVar("Response", ChatCompletion, Completion)
 
 
 class CompletionsService:
-    def __init__(self, router: Router, metering: Metering, attempts: Attempts) -> None:
+    def __init__(
+        self,
+        router: Router,
+        metering: Metering,
+        attempts: Attempts,
+        images: ImageInliner | None = None,
+    ) -> None:
         self._router = router
         self._metering = metering
         self._attempts = attempts
+        self._images = images if images is not None else ImageInliner(ImageLimits())
 
     def _route(self, ctx: RequestContext, name: str, capability: Capability) -> Route:
         ctx.route = self._router.resolve(ctx.principal, name, capability)
@@ -92,9 +100,13 @@ class CompletionsService:
     async def chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
         route = self._route(ctx, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
-        await check_chat_window(route, request)
+        request, images = await self._images.inline(request)
+        await check_chat_window(route, request, images)
         meter = await self._admit(
-            ctx, route, "chat.completions", chat_demand(route.model, request, ctx.body_bytes)
+            ctx,
+            route,
+            "chat.completions",
+            chat_demand(route.model, request, ctx.body_bytes, images),
         )
         return await self._call(ctx, meter, route, lambda b: b.chat(request))
 
@@ -104,12 +116,13 @@ class CompletionsService:
         """Returns once the first chunk is in hand, so routing and engine errors are still HTTP errors."""
         route = self._route(ctx, request.model, Capability.CHAT)
         check_chat_features(route.model, request)
-        await check_chat_window(route, request)
+        request, images = await self._images.inline(request)
+        await check_chat_window(route, request, images)
         meter = await self._admit(
             ctx,
             route,
             "chat.completions",
-            chat_demand(route.model, request, ctx.body_bytes),
+            chat_demand(route.model, request, ctx.body_bytes, images),
             streamed=True,
         )
         upstream = request.model_copy(

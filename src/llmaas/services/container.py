@@ -12,8 +12,10 @@ from llmaas.services.completions import CompletionsService
 from llmaas.services.embeddings import EmbeddingsService
 from llmaas.services.fleet_admin import FleetAdmin
 from llmaas.services.health import Readiness
+from llmaas.services.rerank import RerankService
 from llmaas.services.status import StatusService
 from llmaas.services.tenants import TenantService
+from llmaas.services.transcriptions import TranscriptionsService
 from llmaas.services.usage_reports import UsageReports
 
 
@@ -22,6 +24,7 @@ class Services:
     authenticator: Authenticator
     completions: CompletionsService
     embeddings: EmbeddingsService
+    rerank: RerankService
     catalog: CatalogService
     fleet: FleetAdmin
     status: StatusService
@@ -30,3 +33,4 @@ class Services:
     admission: Admission
     tenants: TenantService
     usage: UsageReports
+    transcriptions: TranscriptionsService

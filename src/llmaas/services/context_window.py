@@ -38,6 +38,7 @@ from llmaas.openai_schema.chat import (
 from llmaas.openai_schema.completions import CompletionRequest
 from llmaas.ports.backends import PromptTokenizer
 from llmaas.services.demand import COMPLETIONS_DEFAULT_MAX_TOKENS
+from llmaas.services.images import ImageLoad
 from llmaas.services.routing import Route
 
 T = TypeVar("T")
@@ -58,8 +59,8 @@ def estimated_tokens(texts: Iterable[str]) -> int:
 
 
 def estimated_prompt_tokens(request: ChatCompletionRequest) -> int:
-    """For engines without a tokenizer here. Image, audio and file parts count 0: what they cost
-    depends on the engine, and counting them low is the safe side."""
+    """For engines without a tokenizer here. Image, audio and file parts count 0 here: images are
+    added by ``check_chat_window`` (the model's ``image_tokens`` each), the others are refused."""
     return estimated_tokens(chat_texts(request))
 
 
@@ -146,8 +147,13 @@ def _overflow_message(
     )
 
 
-async def check_chat_window(route: Route, request: ChatCompletionRequest) -> None:
+async def check_chat_window(
+    route: Route, request: ChatCompletionRequest, images: ImageLoad | None = None
+) -> None:
+    """Images count the model's ``image_tokens`` each, on top of the text (exact or estimated)."""
     prompt_tokens, exact = await _count_chat(route, request)
+    if images is not None and images.count:
+        prompt_tokens += images.count * route.model.image_tokens
     sent = request.max_completion_tokens is not None
     check_context(
         route.model,

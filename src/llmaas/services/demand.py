@@ -16,6 +16,8 @@ from llmaas.domain.quotas import Demand
 from llmaas.openai_schema.chat import ChatCompletionRequest
 from llmaas.openai_schema.completions import CompletionRequest
 from llmaas.openai_schema.embeddings import EmbeddingRequest
+from llmaas.openai_schema.rerank import RerankRequest
+from llmaas.services.images import ImageLoad
 
 TEMPLATE_ALLOWANCE = 64
 """Tokens a chat template may add on its own (a default system prompt, generation prompt)."""
@@ -25,9 +27,20 @@ COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 """OpenAI's default for ``/v1/completions``, which engines follow."""
 
 
-def chat_demand(model: ServedModel, request: ChatCompletionRequest, body_bytes: int) -> Demand:
+def chat_demand(
+    model: ServedModel,
+    request: ChatCompletionRequest,
+    body_bytes: int,
+    images: ImageLoad | None = None,
+) -> Demand:
+    """Images break the one-byte-per-token bound: a tiny PNG is a few dozen bytes of base64 and
+    hundreds of tokens to an engine. So the bytes of image URLs (which are not prompt text) leave
+    the body's count, and each image adds the model's ``image_tokens`` instead."""
     allowance = TEMPLATE_ALLOWANCE + (TOOLS_ALLOWANCE if request.tools else 0)
-    prompt = min(body_bytes + allowance, model.context_length)
+    text_bytes = body_bytes
+    if images is not None and images.count:
+        text_bytes = max(0, body_bytes - images.url_chars) + images.count * model.image_tokens
+    prompt = min(text_bytes + allowance, model.context_length)
     output = (request.n or 1) * _output_bound(model, request.output_limit)
     return _demand(model, prompt, output)
 
@@ -45,6 +58,15 @@ def embedding_demand(model: ServedModel, request: EmbeddingRequest, body_bytes: 
     inputs = len(request.inputs())
     prompt = min(body_bytes + inputs * 2, inputs * model.context_length)
     return _demand(model, prompt, 0)
+
+
+def rerank_demand(model: ServedModel, request: RerankRequest, body_bytes: int) -> Demand:
+    """A cross-encoder reads the query once per document, so the query counts that many times
+    (plus a few tokens of pair markers each); a bi-encoder reads it once, which this also covers."""
+    documents = len(request.documents)
+    query = len(request.query.encode())
+    prompt = min(body_bytes + documents * (query + 4), (documents + 1) * model.context_length)
+    return Demand(prompt, 0, model.prices.rerank_cost(prompt))
 
 
 def _output_bound(model: ServedModel, requested: int | None) -> int:

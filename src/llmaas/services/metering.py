@@ -8,12 +8,23 @@ event leaves the request path through the recorder's in-memory queue (see ``usag
 from __future__ import annotations
 
 from llmaas.domain.models import ServedModel
+from llmaas.domain.pricing import Prices
 from llmaas.domain.principals import Principal
 from llmaas.domain.quotas import Consumption, Demand
 from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
 from llmaas.ports.clock import Clock
 from llmaas.ports.usage import UsageRecorder
 from llmaas.services.admission import Admission, Reservation
+
+RERANK = "rerank"
+"""The endpoint whose tokens are priced at the model's rerank rate."""
+
+
+def price(prices: Prices, endpoint: str, usage: TokenUsage) -> int:
+    """Reranking is sold at its own per-token rate: a scored pair is neither a prompt nor output."""
+    if endpoint == RERANK:
+        return prices.rerank_cost(usage.total_tokens)
+    return prices.tokens_cost(usage)
 
 
 class Metering:
@@ -64,6 +75,8 @@ class Meter:
         self.streamed = streamed
         self.deployment = ""
         self.usage: TokenUsage | None = None
+        self.audio_ms = 0
+        """Audio heard, for speech endpoints: billed per started minute (see ``domain/pricing.py``)."""
         self.streamed_chunks = 0
         self.outcome = Outcome.FAILED
 
@@ -77,11 +90,21 @@ class Meter:
             return
         self._finished = True
         usage = self._consumed()
-        cost = self.model.prices.tokens_cost(usage)
+        audio_ms = self._audio_consumed()
+        cost = price(self.model.prices, self.endpoint, usage) + self.model.prices.audio_cost(
+            audio_ms
+        )
         self._metering.admission.settle(
             self.reservation, Consumption(usage.prompt_tokens, usage.completion_tokens, cost)
         )
-        self._metering.recorder.record(self._event(usage, cost))
+        self._metering.recorder.record(self._event(usage, cost, audio_ms))
+
+    def _audio_consumed(self) -> int:
+        """Audio is charged once recognition ran on it: a file refused as undecodable, or a failure
+        before any text reached the client, costs nothing."""
+        if self.outcome is Outcome.FAILED and self.streamed_chunks == 0:
+            return 0
+        return self.audio_ms
 
     def _consumed(self) -> TokenUsage:
         usage = self.usage
@@ -100,7 +123,7 @@ class Meter:
         prompt = (self.reservation.demand.prompt_tokens + 3) // 4
         return TokenUsage(prompt_tokens=prompt, completion_tokens=self.streamed_chunks)
 
-    def _event(self, usage: TokenUsage, cost: int) -> UsageEvent:
+    def _event(self, usage: TokenUsage, cost: int, audio_ms: int) -> UsageEvent:
         clock = self._metering.clock
         ended = clock.monotonic()
         first = self._first_output
@@ -113,6 +136,7 @@ class Meter:
             endpoint=self.endpoint,
             usage=usage,
             cost_micros=cost,
+            audio_ms=audio_ms,
             latency_ms=(ended - self._started) * 1000,
             time_to_first_token_ms=(first - self._started) * 1000 if first is not None else None,
             outcome=self.outcome,

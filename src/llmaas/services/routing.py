@@ -40,6 +40,7 @@ _CAPABILITY_WORDS = {
     Capability.TOOLS: "tool calling",
     Capability.JSON_OUTPUT: "structured (JSON) output",
     Capability.VISION: "image input",
+    Capability.RERANK: "reranking",
 }
 
 

@@ -46,7 +46,7 @@ def small_deprecated(replacement: str = "successor", price: str = "0.10") -> str
 
 def test_validate_accepts_the_shipped_catalog(cli: Cli) -> None:
     output = cli.ok("catalog", "validate").stdout
-    assert "catalog OK: 103 models (14 production, 26 deprecated, 63 retired)" in output
+    assert "catalog OK: 105 models (16 production, 26 deprecated, 63 retired)" in output
     assert "as of 2026-10-01" in output
 
 
@@ -209,10 +209,10 @@ def test_review_of_a_quiet_quarter_and_of_a_bad_one(cli: Cli) -> None:
 
 def test_list_filters_by_phase_on_a_day(cli: Cli) -> None:
     production = cli.json("catalog", "list", "--phase", "production", "--on", "2026-11-26")
-    assert len(production) == 14
+    assert len(production) == 16
     assert {"gpt-oss:120b", "voxtral", "z-image:16b"} <= {m["id"] for m in production}
     later = cli.json("catalog", "list", "--phase", "production", "--on", "2027-01-01")
-    assert len(later) == 14
+    assert len(later) == 16
     assert len(cli.json("catalog", "list", "--phase", "retired", "--on", "2027-01-01")) == 89
     table = cli.ok("catalog", "list", "--phase", "deprecated", "--on", "2026-11-26").stdout
     assert "qwen3-vl:30b" in table

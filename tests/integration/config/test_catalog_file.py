@@ -38,6 +38,8 @@ def test_with_the_packaged_deployments_it_still_keeps_the_policy() -> None:
         "qwen2.5-coder:0.5b",
         "smollm2:135m",
         "all-minilm:22m",
+        "whisper:base",
+        "whisper:tiny-en",
     }
 
 

@@ -13,7 +13,13 @@ from llmaas.domain.secrets import Secret
 
 def test_the_default_config_serves_the_three_embedded_models() -> None:
     models = {m.id: m for m in load_models(None)}
-    assert set(models) == {"qwen2.5-coder:0.5b", "smollm2:135m", "all-minilm:22m"}
+    assert set(models) == {
+        "qwen2.5-coder:0.5b",
+        "smollm2:135m",
+        "all-minilm:22m",
+        "whisper:base",
+        "whisper:tiny-en",
+    }
     assert models["qwen2.5-coder:0.5b"].supports(Capability.TOOLS)
     assert models["all-minilm:22m"].embedding_dimensions == 384
     assert [d.engine for d in models["qwen2.5-coder:0.5b"].deployments] == ["llama_cpp"]

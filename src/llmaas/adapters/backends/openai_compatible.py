@@ -18,6 +18,21 @@ import aiohttp
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from llmaas.adapters.backends.remote_rerank import (
+    CohereRerankAnswer,
+    RerankApi,
+    TeiRerankAnswer,
+    cohere_result,
+    rerank_body,
+    rerank_path,
+    tei_result,
+)
+from llmaas.adapters.backends.remote_speech import (
+    RemoteTranscription,
+    speech_form,
+    speech_path,
+    transcript_events,
+)
 from llmaas.domain.errors import (
     BackendUnavailable,
     ContextLengthExceeded,
@@ -28,13 +43,15 @@ from llmaas.domain.errors import (
     UpstreamTimeout,
 )
 from llmaas.domain.secrets import Secret
+from llmaas.domain.transcripts import SpeechJob
 from llmaas.domain.usage import TokenUsage
 from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llmaas.openai_schema.completions import Completion, CompletionRequest
 from llmaas.openai_schema.embeddings import CreateEmbeddingResponse, EmbeddingRequest
 from llmaas.openai_schema.sse import DONE, SseDecoder
 from llmaas.openai_schema.usage import CompletionUsage
-from llmaas.ports.backends import EmbeddingResult
+from llmaas.ports.backends import EmbeddingResult, RerankResult
+from llmaas.ports.speech import TranscriptEvent
 
 W = TypeVar("W", bound=BaseModel)
 S = TypeVar("S", ChatCompletionChunk, Completion)
@@ -59,6 +76,7 @@ class RemoteOptions:
     """Bounds the wait for the response head and for each stream event (a stalled engine)."""
     total_timeout: float = 600.0
     max_connections: int = 256
+    rerank_api: RerankApi = RerankApi.COHERE
 
 
 class OpenAICompatibleBackend:
@@ -136,6 +154,23 @@ class OpenAICompatibleBackend:
             vectors.append(item.embedding)
         return EmbeddingResult(vectors=vectors, prompt_tokens=response.usage.prompt_tokens)
 
+    async def rerank(self, query: str, documents: list[str], top_n: int | None) -> RerankResult:
+        api = self._options.rerank_api
+        body = rerank_body(api, self._options.upstream_model, query, documents)
+        url = rerank_path(api, self._base)
+        if api is RerankApi.TEI:
+            return tei_result(await self._post_to(url, body, TeiRerankAnswer), query, documents)
+        return cohere_result(await self._post_to(url, body, CohereRerankAnswer), query, documents)
+
+    async def transcribe(self, job: SpeechJob) -> AsyncIterator[TranscriptEvent]:
+        """Whole-file recognition upstream; the segments are relayed once it has answered."""
+        payload = speech_form(job, self._options.upstream_model or job.model)()
+        headers = {"Content-Type": payload.content_type}
+        url = self._base + speech_path(job)
+        answer = await self._post_to(url, payload, RemoteTranscription, headers=headers)
+        for event in transcript_events(answer):
+            yield event
+
     # --- transport ----------------------------------------------------------------------------
 
     def _client(self) -> aiohttp.ClientSession:
@@ -161,8 +196,13 @@ class OpenAICompatibleBackend:
         return self._body(request, stream=True, stream_options=options | {"include_usage": True})
 
     async def _post(self, path: str, body: bytes, wire: type[W]) -> W:
+        return await self._post_to(self._base + path, body, wire)
+
+    async def _post_to(
+        self, url: str, body: Any, wire: type[W], headers: dict[str, str] | None = None
+    ) -> W:
         try:
-            async with self._client().post(self._base + path, data=body) as response:
+            async with self._client().post(url, data=body, headers=headers) as response:
                 if response.status != 200:
                     raise await _upstream_error(response)
                 raw = await response.read()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmaas.adapters.backends.remote_rerank import RerankApi
 from llmaas.domain.models import DeploymentSpec
 from llmaas.domain.secrets import Secret
 from llmaas.ports.backends import InferenceBackend
@@ -30,7 +31,7 @@ class EngineContext:
 BackendFactory = Callable[[DeploymentSpec, EngineContext], InferenceBackend]
 
 
-_EMBEDDED = frozenset({"llama_cpp", "onnx_embedder"})
+_EMBEDDED = frozenset({"llama_cpp", "onnx_embedder", "faster_whisper"})
 
 
 class EngineNotAvailable(RuntimeError):
@@ -65,8 +66,9 @@ def default_registry() -> BackendRegistry:
     registry = BackendRegistry()
     registry.register("llama_cpp", _llama_cpp)
     registry.register("onnx_embedder", _onnx_embedder)
+    registry.register("faster_whisper", _faster_whisper)
     registry.register("openai_compatible", _openai_compatible)
-    for alias in ("vllm", "ollama", "llama_cpp_server", "tgi"):
+    for alias in ("vllm", "ollama", "llama_cpp_server", "tgi", "tei"):
         registry.register(alias, _openai_compatible)
     return registry
 
@@ -82,9 +84,17 @@ def _import(module: str, extra: str) -> Any:
 
 
 def _llama_cpp(spec: DeploymentSpec, context: EngineContext) -> InferenceBackend:
+    options = spec.options
+    if "mmproj" in options:
+        # llama-cpp-python's multimodal handlers (MTMDChatHandler, Llava15ChatHandler) run their own
+        # prompt loop, which would bypass this engine's template, token loop, stop sequences and
+        # cancellation; until that is bridged, vision models are served by a remote engine.
+        raise EngineNotAvailable(
+            f"deployment '{spec.name}': the embedded llama_cpp engine does not load 'mmproj' "
+            "projectors (image input) yet; serve vision models with engine: vllm or ollama"
+        )
     module = _import("llmaas.adapters.backends.local.llama_cpp", "embedded")
     weights = _import("llmaas.adapters.backends.local.weights", "embedded")
-    options = spec.options
     return module.LlamaCppBackend(  # type: ignore[no-any-return]
         spec.name,
         module.LlamaCppOptions(
@@ -116,6 +126,27 @@ def _onnx_embedder(spec: DeploymentSpec, context: EngineContext) -> InferenceBac
     )
 
 
+def _faster_whisper(spec: DeploymentSpec, context: EngineContext) -> InferenceBackend:
+    module = _import("llmaas.adapters.backends.local.faster_whisper", "embedded")
+    weights = _import("llmaas.adapters.backends.local.weights", "embedded")
+    options = spec.options
+    files = options.get("files")
+    if not isinstance(files, dict):
+        raise EngineNotAvailable(f"deployment '{spec.name}' needs 'files' (see models.yaml)")
+    return module.FasterWhisperBackend(  # type: ignore[no-any-return]
+        spec.name,
+        module.FasterWhisperOptions(
+            files={name: weights.weights_source(files, name) for name in files},
+            directory=str(options.get("directory", spec.name)),
+            cache_dir=context.cache_dir,
+            threads=int(options.get("threads", context.threads)),
+            compute_type=str(options.get("compute_type", "int8")),
+            beam_size=int(options.get("beam_size", 5)),
+            vad_filter=bool(options.get("vad_filter", True)),
+        ),
+    )
+
+
 def _openai_compatible(spec: DeploymentSpec, _context: EngineContext) -> InferenceBackend:
     from llmaas.adapters.backends.openai_compatible import OpenAICompatibleBackend, RemoteOptions
 
@@ -139,8 +170,21 @@ def _openai_compatible(spec: DeploymentSpec, _context: EngineContext) -> Inferen
             first_byte_timeout=float(options.get("first_byte_timeout", 60.0)),
             total_timeout=float(options.get("total_timeout", 600.0)),
             max_connections=int(options.get("max_connections", 256)),
+            rerank_api=_rerank_api(spec),
         ),
     )
+
+
+def _rerank_api(spec: DeploymentSpec) -> RerankApi:
+    """TEI answers rerank in its own shape; every other engine in Cohere's (vLLM's)."""
+    value = str(spec.options.get("rerank_api", "tei" if spec.engine == "tei" else "cohere"))
+    try:
+        return RerankApi(value)
+    except ValueError:
+        known = ", ".join(str(api) for api in RerankApi)
+        raise EngineNotAvailable(
+            f"deployment '{spec.name}': unknown rerank_api '{value}' (known: {known})"
+        ) from None
 
 
 def _optional_int(value: object) -> int | None:

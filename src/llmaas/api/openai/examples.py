@@ -91,3 +91,21 @@ EMBEDDINGS: dict[str, Any] = {
         },
     },
 }
+
+RERANK: dict[str, Any] = {
+    "simple": {
+        "summary": "Rank passages for a query, best three with their text",
+        "value": {
+            "model": "all-minilm:22m",
+            "query": "What is the capital of France?",
+            "documents": [
+                "Paris is the capital and largest city of France.",
+                "Berlin is the capital of Germany.",
+                "The Eiffel Tower was completed in 1889.",
+                "France is a country in Western Europe.",
+            ],
+            "top_n": 3,
+            "return_documents": True,
+        },
+    }
+}

@@ -19,6 +19,7 @@ from llmaas.domain.errors import InvalidRequest
 from llmaas.openai_schema.chat import (
     AssistantMessage,
     ChatCompletionRequest,
+    ImageUrlPart,
     Message,
     RefusalPart,
     TextPart,
@@ -112,6 +113,14 @@ def _text_of(content: object) -> str:
                 texts.append(part.text)
             elif isinstance(part, RefusalPart):
                 texts.append(part.refusal)
+            elif isinstance(part, ImageUrlPart):
+                # Routing refuses images to models without vision; a private model that claims
+                # vision on this text-only engine must not have its images silently dropped.
+                raise InvalidRequest(
+                    "This deployment's engine (embedded llama.cpp) cannot read images.",
+                    param="messages",
+                    code="unsupported_capability",
+                )
         return "\n".join(texts)
     return ""
 

@@ -2,6 +2,10 @@
 
 Mean pooling over the attention mask and L2 normalisation reproduce what sentence-transformers does for
 all-MiniLM-L6-v2, without torch. Batches are padded to their longest member only.
+
+It also reranks, as a bi-encoder: query and documents are embedded separately and scored by cosine
+similarity. A cross-encoder (which reads each query-document pair together) ranks better; this is the
+fallback that makes ``/v1/rerank`` work on an installation with no rerank engine.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from llmaas.adapters.backends.local.worker import ModelWorker
 from llmaas.adapters.backends.unsupported import NoGeneration
 from llmaas.domain.errors import BackendUnavailable, ContextLengthExceeded, InvalidRequest
 from llmaas.openai_schema.embeddings import EmbeddingRequest
-from llmaas.ports.backends import EmbeddingResult
+from llmaas.ports.backends import EmbeddingResult, RerankResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +90,39 @@ class OnnxEmbedderBackend(NoGeneration):
         inputs: list[str | list[int]],
     ) -> EmbeddingResult:
         encodings = [self._encode(tokenizer, item, index) for index, item in enumerate(inputs)]
-        vectors: list[list[float]] = []
-        size = self._options.batch_size
-        for start in range(0, len(encodings), size):
-            vectors.extend(self._run_batch(session, encodings[start : start + size]))
+        vectors: list[list[float]] = self._vectors(session, encodings).tolist()
         return EmbeddingResult(vectors=vectors, prompt_tokens=sum(len(ids) for ids in encodings))
+
+    async def rerank(self, query: str, documents: list[str], top_n: int | None) -> RerankResult:
+        session, tokenizer = self._ready()
+        return await self._worker.run(lambda: self._rerank(session, tokenizer, query, documents))
+
+    def _rerank(
+        self,
+        session: onnxruntime.InferenceSession,
+        tokenizer: Tokenizer,
+        query: str,
+        documents: list[str],
+    ) -> RerankResult:
+        """Long texts are truncated, not refused: a reranked passage is judged by its opening, as
+        sentence-transformers does past the model's maximum sequence length."""
+        limit = self._options.max_input_tokens
+        encodings = [_truncated(tokenizer.encode(text).ids, limit) for text in [query, *documents]]
+        vectors = self._vectors(session, encodings)
+        # Unit vectors: the dot product is the cosine, mapped from [-1, 1] onto Cohere's [0, 1].
+        cosines = vectors[1:] @ vectors[0]
+        scores: list[float] = np.clip((cosines + 1.0) / 2.0, 0.0, 1.0).tolist()
+        return RerankResult(scores=scores, prompt_tokens=sum(len(ids) for ids in encodings))
+
+    def _vectors(
+        self, session: onnxruntime.InferenceSession, encodings: list[list[int]]
+    ) -> npt.NDArray[np.float32]:
+        size = self._options.batch_size
+        batches = [
+            self._run_batch(session, encodings[start : start + size])
+            for start in range(0, len(encodings), size)
+        ]
+        return np.concatenate(batches)
 
     def _encode(self, tokenizer: Tokenizer, item: str | list[int], index: int) -> list[int]:
         if isinstance(item, str):
@@ -112,7 +144,7 @@ class OnnxEmbedderBackend(NoGeneration):
 
     def _run_batch(
         self, session: onnxruntime.InferenceSession, batch: list[list[int]]
-    ) -> list[list[float]]:
+    ) -> npt.NDArray[np.float32]:
         width = max(len(ids) for ids in batch)
         input_ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -123,13 +155,19 @@ class OnnxEmbedderBackend(NoGeneration):
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         hidden = session.run(None, feeds)[0]
-        vectors: list[list[float]] = _mean_pool_normalise(hidden, mask).tolist()
-        return vectors
+        return _mean_pool_normalise(hidden, mask)
 
     def _ready(self) -> tuple[onnxruntime.InferenceSession, Tokenizer]:
         if self._session is None or self._tokenizer is None:
             raise BackendUnavailable(f"The deployment '{self._name}' is not loaded.")
         return self._session, self._tokenizer
+
+
+def _truncated(ids: list[int], limit: int) -> list[int]:
+    """The first ``limit`` tokens, keeping the closing special token the model was trained with."""
+    if len(ids) <= limit:
+        return list(ids)
+    return [*ids[: limit - 1], ids[-1]]
 
 
 def _mean_pool_normalise(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmaas.adapters.backends.local.chat_template import ChatTemplate
+from llmaas.adapters.backends.local.chat_template import ChatTemplate, to_template_message
 from llmaas.domain.errors import InvalidRequest
 from llmaas.openai_schema.chat import ChatCompletionRequest
 
@@ -61,3 +61,23 @@ def test_a_conversation_the_template_refuses_is_a_client_error_that_quotes_nothi
     assert caught.value.param == "messages"
     assert caught.value.code == "invalid_conversation"
     assert "secret-system-text" not in caught.value.message
+
+
+def test_images_are_refused_rather_than_dropped() -> None:
+    request = ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "what is it?"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+                    ],
+                }
+            ],
+        }
+    )
+    with pytest.raises(InvalidRequest) as caught:
+        to_template_message(request.messages[0])
+    assert caught.value.code == "unsupported_capability"

@@ -1,0 +1,19 @@
+"""Images made by Pillow in memory, for the image-input tests."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from PIL import Image
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (3, 2), **options: object) -> bytes:
+    mode = "RGBA" if options.pop("alpha", False) else "RGB"
+    buffer = io.BytesIO()
+    Image.new(mode, size, (200, 30, 60, 128)[: len(mode)]).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def data_url(data: bytes, media_type: str = "image/png") -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
