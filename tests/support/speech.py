@@ -40,18 +40,24 @@ def wav_duration(path: Path) -> float:
         return audio.getnframes() / audio.getframerate()
 
 
-def long_recording(clip: Path, path: Path, *, seconds: int, every: int = 20) -> Path:
-    """A ``seconds``-long WAV: ``clip`` repeated every ``every`` seconds, silence in between (a
-    meeting's pauses, which the engine's VAD cuts on)."""
-    with wave.open(str(clip), "rb") as source:
-        params = source.getparams()
-        frames = source.readframes(source.getnframes())
-    rate, width = params.framerate, params.sampwidth * params.nchannels
-    slot = every * rate * width
+def long_recording(clips: Sequence[Path], path: Path, *, seconds: int, every: int = 20) -> Path:
+    """A ``seconds``-long WAV: the ``clips`` in turn, one every ``every`` seconds, silence in between
+    (a meeting's pauses, which the engine's VAD cuts on). Several different sentences, because one
+    sentence repeated back to back (which is what the VAD makes of it) is not speech Whisper is
+    trained on: it collapses the repeats and stops early."""
+    slots = []
+    params = None
+    for clip in clips:
+        with wave.open(str(clip), "rb") as source:
+            params = source.getparams()
+            frames = source.readframes(source.getnframes())
+        slot = every * params.framerate * params.sampwidth * params.nchannels
+        slots.append(frames[:slot] + b"\x00" * max(0, slot - len(frames)))
+    assert params is not None, "no clip"
     with wave.open(str(path), "wb") as out:
         out.setparams(params)
-        for _ in range(seconds // every):
-            out.writeframes(frames[:slot] + b"\x00" * max(0, slot - len(frames)))
+        for index in range(seconds // every):
+            out.writeframes(slots[index % len(slots)])
     return path
 
 
