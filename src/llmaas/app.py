@@ -17,7 +17,12 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from llmaas.adapters.backends.registry import BackendRegistry, EngineContext, default_registry
+from llmaas.adapters.backends.registry import (
+    BackendRegistry,
+    EngineContext,
+    default_registry,
+    runs_in_process,
+)
 from llmaas.adapters.clock import SystemClock
 from llmaas.adapters.image_fetcher import AiohttpImageFetcher
 from llmaas.adapters.memory.counters import MemoryCounters
@@ -155,10 +160,9 @@ def load_catalog_for(settings: Settings) -> Catalog:
         settings.location_operator,
         settings.location_certifications,
     )
-    registry = default_registry()
 
     def located(spec: DeploymentSpec) -> DeploymentSpec:
-        if registry.is_embedded(spec.engine) and spec.location == Location():
+        if runs_in_process(spec.engine) and spec.location == Location():
             return replace(spec, location=here)
         return spec
 

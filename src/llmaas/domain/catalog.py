@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from llmaas.domain.lifecycle import Phase, Quarter
-from llmaas.domain.models import DeploymentSpec, ServedModel
+from llmaas.domain.models import ServedModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +44,6 @@ class Catalog:
 
     def deployed(self) -> list[ServedModel]:
         return [model for model in self.models if model.deployments]
-
-    def deployments(self) -> list[DeploymentSpec]:
-        return [spec for model in self.models for spec in model.deployments]
 
     def in_phase(self, phase: Phase, day: date) -> list[ServedModel]:
         return [model for model in self.models if model.phase_on(day) is phase]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from llmaas.domain.errors import ModelRetired
 from llmaas.domain.lifecycle import Phase
 from llmaas.domain.models import Capability, ServedModel
 from llmaas.domain.money import format_eur
@@ -37,12 +36,7 @@ class CatalogService:
         model = self._router.model(principal, model_id)
         today = self._router.today()
         if model.phase_on(today) is Phase.RETIRED:
-            successor = self._router.catalog.successor(model, today)
-            raise ModelRetired(
-                f"The model '{model.id}' is retired"
-                + (f"; use '{successor.id}' instead." if successor else "."),
-                replacement=successor.id if successor else None,
-            )
+            raise self._router.retirement(model, today)
         return to_wire(model, today, available=self._router.available(model))
 
 

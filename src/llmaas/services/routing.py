@@ -232,10 +232,15 @@ class Router:
         redirect = model.id in self._catalog.redirect_retired
         if redirect and successor is not None and principal.may_use(successor.id):
             return successor, model.id
+        raise self.retirement(model, today)
+
+    def retirement(self, model: ServedModel, today: date) -> ModelRetired:
+        """The refusal of a retired model, naming the live model to use instead (if any)."""
+        successor = self._catalog.successor(model, today)
         sunset = model.lifecycle.sunset
         when = f" on {sunset.isoformat()}" if sunset else ""
         advice = f"; use '{successor.id}' instead" if successor else ""
-        raise ModelRetired(
+        return ModelRetired(
             f"The model '{model.id}' was retired{when}{advice}.",
             replacement=successor.id if successor else None,
         )

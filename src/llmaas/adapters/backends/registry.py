@@ -34,6 +34,11 @@ BackendFactory = Callable[[DeploymentSpec, EngineContext], InferenceBackend]
 _EMBEDDED = frozenset({"llama_cpp", "onnx_embedder", "faster_whisper"})
 
 
+def runs_in_process(engine: str) -> bool:
+    """An embedded engine runs inside the gateway, so wherever the gateway runs."""
+    return engine in _EMBEDDED
+
+
 class EngineNotAvailable(RuntimeError):
     pass
 
@@ -44,10 +49,6 @@ class BackendRegistry:
 
     def register(self, engine: str, factory: BackendFactory) -> None:
         self._factories[engine] = factory
-
-    def is_embedded(self, engine: str) -> bool:
-        """Runs inside this process (so wherever the gateway runs)."""
-        return engine in _EMBEDDED
 
     def engines(self) -> list[str]:
         return sorted(self._factories)
