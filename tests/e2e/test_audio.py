@@ -18,7 +18,9 @@ import pytest
 
 from llmaas.domain.pricing import Prices
 from tests.e2e.conftest import Server
-from tests.support.speech import speak, wav_duration, word_error_rate
+from tests.support.canary import canary, places_holding
+from tests.support.memory import ResidentPeak
+from tests.support.speech import long_recording, speak, to_flac, wav_duration, word_error_rate
 
 pytestmark = pytest.mark.e2e
 
@@ -195,3 +197,47 @@ def test_usage_records_audio_seconds_billed_per_started_minute(
     assert total["audio_seconds"] == pytest.approx(wav_duration(path), abs=0.01)
     per_minute = Prices(audio_per_minute=3_000)  # the catalog's EUR 0.003 a minute
     assert total["cost_micros"] == per_minute.audio_cost(1) == 3_000
+
+
+def test_a_ten_minute_meeting_is_heard_to_its_end_with_flat_memory(
+    server: Server, client: openai.OpenAI, speech: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    """Ten minutes of meeting (a sentence every 20 seconds) as FLAC, under the 25 MB limit, through
+    the gateway: the whole recording is heard and the server grows by one piece, not by the file."""
+    recording = long_recording(speech["en"], tmp_path / "meeting.wav", seconds=600)
+    flac = to_flac(recording, tmp_path / "meeting.flac")
+    # Warm, on three minutes (two pieces): the engine's buffers and the allocator's arenas exist
+    # before measuring, so what is measured is what ten minutes add to what three needed.
+    warm = long_recording(speech["en"], tmp_path / "warm.wav", seconds=180)
+    transcribe(client, to_flac(warm, tmp_path / "warm.flac"))
+    with ResidentPeak(server.process.pid) as peak:
+        result = transcribe(client, flac, response_format="verbose_json")
+    assert isinstance(result, openai.types.audio.TranscriptionVerbose)
+    assert result.duration == pytest.approx(600, abs=1)
+    segments = result.segments or []
+    assert segments and segments[0].start < 20 and segments[-1].start >= 560
+    heard = result.text.lower()
+    assert heard.count("friday") >= 6 and heard.count("computer") >= 6, heard[:2000]
+    print(
+        f"server RSS growth for 10 minutes ({flac.stat().st_size / 1e6:.1f} MB FLAC): "
+        f"{peak.growth / 1e6:.0f} MB"
+    )
+    assert peak.growth < 160 * 1024 * 1024
+
+
+def test_nothing_heard_or_asked_is_kept(
+    server: Server, client: openai.OpenAI, speech: dict[str, list[Path]]
+) -> None:
+    secret = canary()
+    path = speech["en"][2]
+    heard = transcribe(client, path, prompt=f"Minutes {secret}")
+    assert isinstance(heard, openai.types.audio.Transcription) and "friday" in heard.text.lower()
+    with path.open("rb") as audio:
+        stream = client.audio.transcriptions.create(
+            model=MODEL, file=audio, prompt=secret, stream=True
+        )
+        assert [event for event in stream]
+    with pytest.raises(openai.BadRequestError) as refused:
+        transcribe(client, path, prompt=secret, response_format=f"{secret}-format")
+    assert secret not in str(refused.value.body)
+    assert places_holding(server, secret, heard.text.strip()) == []

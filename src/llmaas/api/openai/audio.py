@@ -1,7 +1,8 @@
 """``POST /v1/audio/transcriptions`` and ``POST /v1/audio/translations`` (multipart forms).
 
-The form is read by Starlette's parser, which spools a large file to disk instead of memory; only the
-file's bytes (bounded by ``max_audio_bytes``) are handed on. Text fields are validated by the same
+The form is read by Starlette's parser, told never to spool the file to disk: a recording is customer
+content, which lives in memory for the time of the request only (the body-size limit bounds it). Only
+the file's bytes (bounded by ``max_audio_bytes``) are handed on. Text fields are validated by the same
 pydantic model whatever the transport, and a field sent twice (``timestamp_granularities[]``) is a list.
 """
 
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import Response
 
 from llmaas.api.dependencies import Authenticated, Caller
@@ -123,9 +125,27 @@ async def _speech(http: Request, caller: Caller, task: SpeechTask) -> Response:
     return Response(rendered, media_type="text/plain; charset=utf-8", headers=headers)
 
 
+class InMemoryMultiPartParser(MultiPartParser):
+    """Starlette's parser with files kept in memory: ``0`` means a spool that never rolls to disk."""
+
+    spool_max_size = 0
+
+
+async def read_multipart(http: Request) -> FormData:
+    """The form, its file in memory; a body that is not a well-formed multipart form is a 400."""
+    if not http.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest("The request body must be a multipart/form-data form.", param="file")
+    parser = InMemoryMultiPartParser(http.headers, http.stream(), max_files=1, max_fields=32)
+    try:
+        return await parser.parse()
+    except MultiPartException as error:
+        raise InvalidRequest(f"The form could not be read: {error.message}", param="file") from None
+
+
 async def _read_form(http: Request, task: SpeechTask) -> SpeechRequest:
     limit: int = http.app.state.max_audio_bytes
-    async with http.form(max_files=1, max_fields=32) as form:
+    form = await read_multipart(http)
+    try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidRequest("The form needs an audio 'file' part.", param="file")
@@ -135,6 +155,8 @@ async def _read_form(http: Request, task: SpeechTask) -> SpeechRequest:
         if len(audio) > limit:
             raise PayloadTooLarge(f"The audio file is larger than the limit of {limit} bytes.")
         fields = _fields(form)
+    finally:
+        await form.close()
     try:
         return SpeechRequest(TranscriptionRequest.model_validate(fields), audio, task)
     except ValidationError as error:

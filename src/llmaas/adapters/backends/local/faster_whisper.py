@@ -2,9 +2,12 @@
 
 faster-whisper recognises lazily: its segment generator does the work of each 30-second window only
 when asked for the next segment. Each ``next`` runs on the model's worker thread, so a stream relays a
-segment as soon as it exists, and a long file never holds more than its decoded samples and one window
-of features. Silences are cut out first by the Silero VAD that faster-whisper ships (an ONNX file in its
-wheel, never downloaded), which keeps windows on speech and the hallucinations of silence away.
+segment as soon as it exists. A recording is fed to it in pieces of two minutes cut on pauses
+(:mod:`.audio_pieces`), because faster-whisper computes the features of all it is given at once: memory
+stays the same for a one-minute call and a two-hour meeting. Inside a piece, silences are cut out by the
+Silero VAD that faster-whisper ships (an ONNX file in its wheel, never downloaded), which keeps windows
+on speech and the hallucinations of silence away. The language heard in the first piece is the one the
+others are decoded in.
 
 A model directory needs ``model.bin``, ``config.json``, ``tokenizer.json`` and ``vocabulary.txt``:
 without ``tokenizer.json`` faster-whisper would fetch one from a hub at run time, so all four are
@@ -14,16 +17,16 @@ linked into one directory under the model cache.
 
 from __future__ import annotations
 
-import io
+import dataclasses
+import itertools
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 from faster_whisper import WhisperModel
-from faster_whisper.audio import decode_audio
 
+from llmaas.adapters.backends.local.audio_pieces import PIECE_SECONDS, Piece, duration_ms, pieces
 from llmaas.adapters.backends.local.weights import Progress, WeightsError, WeightsSource
 from llmaas.adapters.backends.local.worker import ModelWorker
 from llmaas.adapters.backends.unsupported import NoEmbeddings, NoGeneration
@@ -32,7 +35,6 @@ from llmaas.domain.transcripts import AudioInfo, Segment, SpeechJob, SpeechTask,
 from llmaas.ports.speech import TranscriptEvent
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
-SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class FasterWhisperOptions:
     beam_size: int = 5
     vad_filter: bool = True
     vad_min_silence_ms: int = 500
+    piece_seconds: int = PIECE_SECONDS
 
 
 class FasterWhisperBackend(NoGeneration, NoEmbeddings):
@@ -110,11 +113,26 @@ class FasterWhisperBackend(NoGeneration, NoEmbeddings):
             yield segment
 
     def _open(self, model: WhisperModel, job: SpeechJob) -> tuple[Iterator[Segment], AudioInfo]:
-        samples = _decode(job.audio)
+        duration = duration_ms(job.audio)
+        recording = pieces(
+            job.audio,
+            min_silence_ms=self._options.vad_min_silence_ms,
+            piece_seconds=self._options.piece_seconds,
+        )
+        first = next(recording)
+        raw, info = self._recognise(model, job, first, job.language)
+        language = job.language or str(info.language)
+        following = (self._recognise(model, job, piece, language)[0] for piece in recording)
+        segments = _numbered(itertools.chain([raw], following))
+        return segments, AudioInfo(duration_ms=duration, language=language)
+
+    def _recognise(
+        self, model: WhisperModel, job: SpeechJob, piece: Piece, language: str | None
+    ) -> tuple[Iterator[Segment], Any]:
         options = self._options
         raw, info = model.transcribe(
-            samples,
-            language=job.language,
+            piece.samples,
+            language=language,
             task=job.task.value if model.model.is_multilingual else SpeechTask.TRANSCRIBE.value,
             beam_size=options.beam_size,
             temperature=job.temperature if job.temperature > 0 else _FALLBACK_TEMPERATURES,
@@ -126,8 +144,7 @@ class FasterWhisperBackend(NoGeneration, NoEmbeddings):
             condition_on_previous_text=False,
             vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms},
         )
-        duration_ms = round(len(samples) * 1000 / SAMPLE_RATE)
-        return _segments(raw), AudioInfo(duration_ms=duration_ms, language=str(info.language))
+        return _segments(raw, piece.offset_seconds), info
 
     def _ready(self) -> WhisperModel:
         if self._model is None:
@@ -139,22 +156,6 @@ _FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 """OpenAI's meaning of ``temperature=0``: greedy, raised step by step when decoding fails."""
 
 
-def _decode(audio: bytes) -> Any:
-    """Mono 16 kHz float32 samples; anything PyAV cannot read is the client's fault (400)."""
-    try:
-        samples = decode_audio(io.BytesIO(audio), sampling_rate=SAMPLE_RATE)
-    except (av.error.FFmpegError, IndexError, ValueError) as error:
-        raise InvalidRequest(
-            "The audio file could not be decoded; supported formats are "
-            "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav and webm.",
-            param="file",
-            code="invalid_audio",
-        ) from error
-    if len(samples) == 0:
-        raise InvalidRequest("The audio file holds no sound.", param="file", code="invalid_audio")
-    return samples
-
-
 def _check_language(model: WhisperModel, language: str | None) -> None:
     if language is not None and language not in model.supported_languages:
         raise InvalidRequest(
@@ -164,16 +165,17 @@ def _check_language(model: WhisperModel, language: str | None) -> None:
         )
 
 
-def _segments(raw: Any) -> Iterator[Segment]:
-    for index, segment in enumerate(raw):
+def _segments(raw: Any, offset: float) -> Iterator[Segment]:
+    """One piece's segments, their times shifted to the recording's (numbered later)."""
+    for segment in raw:
         words = tuple(
-            Word(_ms(w.start), _ms(w.end), str(w.word), float(w.probability))
+            Word(_ms(offset + w.start), _ms(offset + w.end), str(w.word), float(w.probability))
             for w in segment.words or ()
         )
         yield Segment(
-            index=index,
-            start_ms=_ms(segment.start),
-            end_ms=_ms(segment.end),
+            index=0,
+            start_ms=_ms(offset + segment.start),
+            end_ms=_ms(offset + segment.end),
             text=str(segment.text),
             words=words,
             avg_logprob=float(segment.avg_logprob),
@@ -182,6 +184,14 @@ def _segments(raw: Any) -> Iterator[Segment]:
             temperature=float(segment.temperature or 0.0),
             tokens=tuple(int(t) for t in segment.tokens),
         )
+
+
+def _numbered(pieces: Iterator[Iterator[Segment]]) -> Iterator[Segment]:
+    index = 0
+    for segments in pieces:
+        for segment in segments:
+            yield dataclasses.replace(segment, index=index)
+            index += 1
 
 
 def _ms(seconds: float) -> int:
