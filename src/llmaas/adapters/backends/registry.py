@@ -86,14 +86,6 @@ def _import(module: str, extra: str) -> Any:
 
 def _llama_cpp(spec: DeploymentSpec, context: EngineContext) -> InferenceBackend:
     options = spec.options
-    if "mmproj" in options:
-        # llama-cpp-python's multimodal handlers (MTMDChatHandler, Llava15ChatHandler) run their own
-        # prompt loop, which would bypass this engine's template, token loop, stop sequences and
-        # cancellation; until that is bridged, vision models are served by a remote engine.
-        raise EngineNotAvailable(
-            f"deployment '{spec.name}': the embedded llama_cpp engine does not load 'mmproj' "
-            "projectors (image input) yet; serve vision models with engine: vllm or ollama"
-        )
     module = _import("llmaas.adapters.backends.local.llama_cpp", "embedded")
     weights = _import("llmaas.adapters.backends.local.weights", "embedded")
     return module.LlamaCppBackend(  # type: ignore[no-any-return]
@@ -107,8 +99,19 @@ def _llama_cpp(spec: DeploymentSpec, context: EngineContext) -> InferenceBackend
             default_temperature=float(options.get("default_temperature", 0.7)),
             default_top_p=float(options.get("default_top_p", 0.8)),
             max_output_tokens=_optional_int(options.get("max_output_tokens")),
+            projector=_projector(options, weights),
         ),
     )
+
+
+def _projector(options: dict[str, object], weights: Any) -> Any:
+    """``mmproj``: the multimodal projector (image input), a path or a ``weights``-style mapping."""
+    value = options.get("mmproj")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return weights.WeightsSource(path=Path(value))
+    return weights.weights_source(options, key="mmproj")
 
 
 def _onnx_embedder(spec: DeploymentSpec, context: EngineContext) -> InferenceBackend:

@@ -50,8 +50,12 @@ class ChatTemplate:
         self._native_tools = "tools" in template
         self._eos = eos_token
 
-    def render(self, request: ChatCompletionRequest, *, with_tools: bool) -> RenderedPrompt:
-        messages = [to_template_message(m) for m in request.messages]
+    def render(
+        self, request: ChatCompletionRequest, *, with_tools: bool, image_marker: str | None = None
+    ) -> RenderedPrompt:
+        """``image_marker`` stands in for each image, for an engine that reads images (otherwise an
+        image is refused)."""
+        messages = [to_template_message(m, image_marker) for m in request.messages]
         tools = (
             [t.model_dump(exclude_none=True) for t in request.tools or []] if with_tools else None
         )
@@ -79,9 +83,12 @@ class ChatTemplate:
         )
 
 
-def to_template_message(message: Message) -> dict[str, Any]:
+def to_template_message(message: Message, image_marker: str | None = None) -> dict[str, Any]:
     """The dict shape Hugging Face templates expect: text content, tool calls with dict arguments."""
-    rendered: dict[str, Any] = {"role": message.role, "content": _text_of(message.content)}
+    rendered: dict[str, Any] = {
+        "role": message.role,
+        "content": _text_of(message.content, image_marker),
+    }
     if isinstance(message, AssistantMessage) and message.tool_calls:
         rendered["tool_calls"] = [
             {
@@ -101,7 +108,7 @@ def to_template_message(message: Message) -> dict[str, Any]:
     return rendered
 
 
-def _text_of(content: object) -> str:
+def _text_of(content: object, image_marker: str | None) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
@@ -113,11 +120,14 @@ def _text_of(content: object) -> str:
                 texts.append(part.text)
             elif isinstance(part, RefusalPart):
                 texts.append(part.refusal)
+            elif isinstance(part, ImageUrlPart) and image_marker is not None:
+                texts.append(image_marker)
             elif isinstance(part, ImageUrlPart):
                 # Routing refuses images to models without vision; a private model that claims
-                # vision on this text-only engine must not have its images silently dropped.
+                # vision on this engine without a projector must not have its images dropped.
                 raise InvalidRequest(
-                    "This deployment's engine (embedded llama.cpp) cannot read images.",
+                    "This deployment's engine (embedded llama.cpp without an 'mmproj' projector) "
+                    "cannot read images.",
                     param="messages",
                     code="unsupported_capability",
                 )

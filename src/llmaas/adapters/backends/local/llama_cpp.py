@@ -2,6 +2,7 @@
 
 Everything that touches the model runs on the model's worker thread (``ModelWorker``); this module
 plans a request (prompt, sampling, grammar), runs the token loop there, and shapes OpenAI responses.
+A model configured with a multimodal projector (``mmproj``) reads images too (:mod:`.vision`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from llmaas.adapters.backends.local import chat_responses as responses
 from llmaas.adapters.backends.local.chat_template import ChatTemplate, RenderedPrompt
 from llmaas.adapters.backends.local.generation import Sampling, generate
 from llmaas.adapters.backends.local.tool_calls import forced_call_schema
+from llmaas.adapters.backends.local.vision import ImagePrompt, Projector, images_of
 from llmaas.adapters.backends.local.weights import Progress, WeightsSource
 from llmaas.adapters.backends.local.worker import Emit, ModelWorker
 from llmaas.adapters.backends.unsupported import NoEmbeddings
@@ -49,13 +51,20 @@ class LlamaCppOptions:
     default_temperature: float = 0.7
     default_top_p: float = 0.8
     max_output_tokens: int | None = None
+    projector: WeightsSource | None = None
+    """The ``mmproj`` file that lets the model read images; ``None`` for a text-only model."""
+
+
+Prompt = list[int] | ImagePrompt
+"""Tokens, or (with images) text and images that only libmtmd can turn into the KV cache."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChatPlan:
     """Everything decided before the first token: prompt, per-choice sampling and output mode."""
 
-    prompt: list[int]
+    prompt: Prompt
+    prompt_tokens: int
     samplings: list[Sampling]
     mode: responses.OutputMode
 
@@ -67,6 +76,7 @@ class LlamaCppBackend(NoEmbeddings):
         self._worker = ModelWorker(name)
         self._model: Llama | None = None
         self._template: ChatTemplate | None = None
+        self._projector: Projector | None = None
 
     @property
     def name(self) -> str:
@@ -74,12 +84,23 @@ class LlamaCppBackend(NoEmbeddings):
 
     def prepare(self, progress: Progress | None = None) -> Path:
         """Locate (and if needed reassemble) the weights: slow once, then instant."""
+        if self._options.projector is not None:
+            self._options.projector.resolve(self._options.cache_dir, progress)
         return self._options.weights.resolve(self._options.cache_dir, progress)
 
     async def start(self) -> None:
         path = self.prepare()
-        self._model = await self._worker.run(lambda: self._load(path))
-        self._template = _template_of(self._model)
+        model = await self._worker.run(lambda: self._load(path))
+        if self._options.projector is not None:
+            projector = Projector(self._options.projector.resolve(self._options.cache_dir))
+            try:
+                await self._worker.run(lambda: projector.load(model, self._options.threads))
+            except BaseException:
+                await self._worker.run(model.close)
+                raise
+            self._projector = projector
+        self._model = model
+        self._template = _template_of(model)
 
     def _load(self, path: Path) -> Llama:
         options = self._options
@@ -95,6 +116,9 @@ class LlamaCppBackend(NoEmbeddings):
 
     async def close(self) -> None:
         model, self._model = self._model, None
+        projector, self._projector = self._projector, None
+        if projector is not None:
+            await self._worker.run(projector.close)
         if model is not None:
             await self._worker.run(model.close)
         self._worker.shutdown()
@@ -114,10 +138,11 @@ class LlamaCppBackend(NoEmbeddings):
         plan = self._plan_chat(model, template, request)
         never = threading.Event()
         builder = responses.ChatBuilder(request.model, plan.mode, request.tools or [])
+        prompt = self._evaluated(model, plan.prompt)
         for index, sampling in enumerate(plan.samplings):
-            for event in generate(model, plan.prompt, sampling, never):
+            for event in generate(model, prompt, sampling, never):
                 builder.add(index, event)
-        return builder.completion(prompt_tokens=len(plan.prompt))
+        return builder.completion(prompt_tokens=plan.prompt_tokens)
 
     async def chat_stream(
         self, request: ChatCompletionRequest
@@ -130,14 +155,15 @@ class LlamaCppBackend(NoEmbeddings):
         def job(emit: Emit, cancelled: threading.Event) -> None:
             plan = self._plan_chat(model, template, request)
             emit(plan)
+            prompt = self._evaluated(model, plan.prompt)
             for index, sampling in enumerate(plan.samplings):
-                for event in generate(model, plan.prompt, sampling, cancelled):
+                for event in generate(model, prompt, sampling, cancelled):
                     emit((index, event))
 
         async for item in self._worker.stream(job):
             if isinstance(item, ChatPlan):
                 streamer.start(
-                    item.mode, prompt_tokens=len(item.prompt), choices=len(item.samplings)
+                    item.mode, prompt_tokens=item.prompt_tokens, choices=len(item.samplings)
                 )
                 yield streamer.role_chunk()
                 continue
@@ -150,12 +176,20 @@ class LlamaCppBackend(NoEmbeddings):
         self, model: Llama, template: ChatTemplate, request: ChatCompletionRequest
     ) -> ChatPlan:
         mode, grammar = _output_mode(request)
-        rendered, prompt = _chat_prompt(model, template, request, mode)
-        max_tokens = self._output_budget(len(prompt), request.output_limit, param="messages")
+        rendered, prompt, count = _chat_prompt(model, template, request, mode, self._projector)
+        max_tokens = self._output_budget(count, request.output_limit, param="messages")
         stops = tuple(dict.fromkeys([*rendered.stop, *request.stop_sequences]))
         top_logprobs = (request.top_logprobs or 0) if request.logprobs else None
         samplings = self._samplings(request, max_tokens, stops, top_logprobs, grammar)
-        return ChatPlan(prompt=prompt, samplings=samplings, mode=mode)
+        return ChatPlan(prompt=prompt, prompt_tokens=count, samplings=samplings, mode=mode)
+
+    def _evaluated(self, model: Llama, prompt: Prompt) -> list[int]:
+        """The prompt as tokens; one with images is first evaluated by the projector."""
+        if isinstance(prompt, list):
+            return prompt
+        if self._projector is None:
+            raise BackendUnavailable(f"The deployment '{self._name}' cannot read images.")
+        return self._projector.evaluate(model, prompt)
 
     async def count_chat_prompt(self, request: ChatCompletionRequest) -> int:
         """Off the model's worker, which may be busy generating for minutes: tokenizing only reads
@@ -163,7 +197,10 @@ class LlamaCppBackend(NoEmbeddings):
         template is a sandboxed Jinja render."""
         model, template = self._ready()
         mode = _mode_of(request)
-        return await asyncio.to_thread(lambda: len(_chat_prompt(model, template, request, mode)[1]))
+        projector = self._projector
+        return await asyncio.to_thread(
+            lambda: _chat_prompt(model, template, request, mode, projector)[2]
+        )
 
     # --- text completions ---------------------------------------------------------------------
 
@@ -291,13 +328,22 @@ def _template_of(model: Llama) -> ChatTemplate:
 
 
 def _chat_prompt(
-    model: Llama, template: ChatTemplate, request: ChatCompletionRequest, mode: responses.OutputMode
-) -> tuple[RenderedPrompt, list[int]]:
-    """The one place a conversation becomes tokens: generation and counting share it, so the
-    count the gateway checks is the prompt the engine runs."""
-    rendered = template.render(request, with_tools=mode.offers_tools)
-    prompt = model.tokenize(rendered.text.encode(), add_bos=not rendered.adds_bos, special=True)
-    return rendered, prompt
+    model: Llama,
+    template: ChatTemplate,
+    request: ChatCompletionRequest,
+    mode: responses.OutputMode,
+    projector: Projector | None,
+) -> tuple[RenderedPrompt, Prompt, int]:
+    """The one place a conversation becomes a prompt and its token count: generation and counting
+    share it, so the count the gateway checks is the prompt the engine runs."""
+    images = images_of(request) if projector is not None else ()
+    if projector is None or not images:
+        rendered = template.render(request, with_tools=mode.offers_tools)
+        tokens = model.tokenize(rendered.text.encode(), add_bos=not rendered.adds_bos, special=True)
+        return rendered, tokens, len(tokens)
+    rendered = template.render(request, with_tools=mode.offers_tools, image_marker=projector.marker)
+    prompt = ImagePrompt(rendered.text, images, add_special=not rendered.adds_bos)
+    return rendered, prompt, projector.count(prompt)
 
 
 def _completion_prompt(model: Llama, raw: str | list[int]) -> list[int]:
