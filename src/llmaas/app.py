@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
@@ -36,12 +36,13 @@ from llmaas.domain.api_keys import KeyHasher
 from llmaas.domain.catalog import Catalog
 from llmaas.domain.catalog_policy import retired_but_routed, validate
 from llmaas.domain.locations import Location
-from llmaas.domain.models import DeploymentSpec, ServedModel
+from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.secrets import Secret
 from llmaas.domain.usage_reports import month_start
 from llmaas.observability.metrics import DeploymentSample, PrometheusMetrics
-from llmaas.ports.backends import InferenceBackend
+from llmaas.ports.backends import InferenceBackend, Reranker
 from llmaas.ports.counters import Counters
+from llmaas.ports.speech import SpeechRecognizer
 from llmaas.ports.usage import UsageObserver
 from llmaas.services.admission import Admission
 from llmaas.services.api_keys import ApiKeyService
@@ -182,6 +183,29 @@ def refuse_invalid_catalog(catalog: Catalog) -> None:
         )
 
 
+_ENGINE_PORTS: dict[Capability, type] = {
+    Capability.RERANK: Reranker,
+    Capability.AUDIO: SpeechRecognizer,
+}
+"""Capabilities that only engines implementing a port can serve (checked structurally)."""
+
+
+def refuse_incapable_engines(catalog: Catalog, backends: Mapping[str, InferenceBackend]) -> None:
+    """A rerank or speech model deployed on an engine that cannot rerank or hear would fail every
+    call with a 400: refuse to start on it instead, naming the deployment and what it lacks."""
+    for model in catalog.deployed():
+        for capability, port in _ENGINE_PORTS.items():
+            if capability not in model.capabilities:
+                continue
+            for spec in model.deployments:
+                if not isinstance(backends[spec.name], port):
+                    raise ConfigError(
+                        f"model '{model.id}' has the capability '{capability}', but its "
+                        f"deployment '{spec.name}' runs on the engine '{spec.engine}', which "
+                        f"cannot serve it"
+                    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -192,6 +216,7 @@ def create_app(
     core = build_core(settings)
     catalog = catalog if catalog is not None else load_catalog_for(settings)
     backends = backends if backends is not None else build_backends(settings, catalog)
+    refuse_incapable_engines(catalog, backends)
     router = Router(
         catalog,
         backends,

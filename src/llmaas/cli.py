@@ -13,7 +13,14 @@ from rich.table import Table
 
 from llmaas.adapters.model_config import ConfigError
 from llmaas.adapters.sql import schema
-from llmaas.app import Core, build_backends, create_app, load_catalog_for, refuse_invalid_catalog
+from llmaas.app import (
+    Core,
+    build_backends,
+    create_app,
+    load_catalog_for,
+    refuse_incapable_engines,
+    refuse_invalid_catalog,
+)
 from llmaas.cli_catalog import catalog_app
 from llmaas.cli_keys import keys_app
 from llmaas.cli_runtime import console, fail, print_json, run_with_core, settings
@@ -57,6 +64,7 @@ def serve(
         served = load_catalog_for(configured)
         refuse_invalid_catalog(served)
         backends = build_backends(configured, served)
+        refuse_incapable_engines(served, backends)
     except (ConfigError, RuntimeError) as error:
         raise fail(str(error)) from None
     _prepare_weights(backends)

@@ -16,6 +16,7 @@ import pytest
 
 from llmaas.domain.pricing import DEFAULT_PRICES
 from tests.e2e.conftest import Server
+from tests.support.canary import canary, places_holding
 
 pytestmark = pytest.mark.e2e
 
@@ -161,6 +162,18 @@ def test_a_rerank_is_billed_per_token_at_the_rerank_rate(server: Server) -> None
     assert row["input_tokens"] == tokens
     assert row["output_tokens"] == 0
     assert row["cost_micros"] == DEFAULT_PRICES.rerank_cost(tokens)
+
+
+def test_queries_and_documents_are_never_kept(server: Server) -> None:
+    secret = canary()
+    documents = [f"{text} ({secret}-{i})" for i, text in enumerate(DOCUMENTS)]
+    v1_client(server).rerank(model=MODEL, query=f"bread {secret}", documents=documents)
+    v2_client(server).rerank(model=MODEL, query=f"bread {secret}", documents=documents)
+    refused = post(
+        server, "/v2/rerank", {"model": MODEL, "query": secret, "documents": [secret], "top_n": 0}
+    )
+    assert refused.status_code == 400 and secret not in refused.text
+    assert places_holding(server, secret) == []
 
 
 def usage_row(server: Server, key: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from llmaas.adapters.memory.counters import MemoryCounters
+from llmaas.adapters.model_config import ConfigError
+from llmaas.app import refuse_incapable_engines
 from llmaas.domain.errors import InvalidRequest
 from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.principals import Principal
@@ -141,3 +143,11 @@ async def test_a_deployment_whose_engine_cannot_rerank_is_refused_and_not_charge
     with pytest.raises(OperationNotSupported):
         await world.rerank()
     assert [e.cost_micros for e in world.recorder.events] == [0]
+
+
+def test_a_rerank_model_on_an_engine_that_cannot_rerank_is_refused_at_start() -> None:
+    catalog = catalog_of(RERANKER, CHAT)
+    chat_engine = ScriptedBackend("c", ["x"])
+    refuse_incapable_engines(catalog, {"r": ScriptedReranker("r"), "c": chat_engine})
+    with pytest.raises(ConfigError, match="deployment 'r' runs on the engine 'fake'"):
+        refuse_incapable_engines(catalog, {"r": ScriptedBackend("r", []), "c": chat_engine})
