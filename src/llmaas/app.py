@@ -33,6 +33,7 @@ from llmaas.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from llmaas.adapters.usage_log import LoggingUsageObserver
 from llmaas.api.factory import build_http_app
 from llmaas.domain.api_keys import KeyHasher
+from llmaas.domain.audit import AuditChain
 from llmaas.domain.catalog import Catalog
 from llmaas.domain.catalog_policy import retired_but_routed, validate
 from llmaas.domain.locations import Location
@@ -46,6 +47,7 @@ from llmaas.ports.speech import SpeechRecognizer
 from llmaas.ports.usage import UsageObserver
 from llmaas.services.admission import Admission
 from llmaas.services.api_keys import ApiKeyService
+from llmaas.services.audit import AuditTrail
 from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
 from llmaas.services.circuit_breaker import BreakerState
@@ -85,6 +87,7 @@ class Core:
     api_keys: ApiKeyService
     tenants: TenantService
     usage: UsageReports
+    audit: AuditTrail
 
     async def close(self) -> None:
         await self.counters.close()
@@ -118,6 +121,7 @@ def build_core(settings: Settings) -> Core:
     authenticator = Authenticator(
         unit_of_work, hasher, clock, recheck_seconds=settings.key_recheck_seconds
     )
+    audit = AuditTrail(unit_of_work, AuditChain(secret), clock)
     return Core(
         settings=settings,
         engine=engine,
@@ -127,9 +131,10 @@ def build_core(settings: Settings) -> Core:
         counters=counters,
         admission=admission,
         authenticator=authenticator,
-        api_keys=ApiKeyService(unit_of_work, hasher, clock, authenticator, admission),
-        tenants=TenantService(unit_of_work, clock),
+        api_keys=ApiKeyService(unit_of_work, hasher, clock, authenticator, admission, audit),
+        tenants=TenantService(unit_of_work, clock, audit),
         usage=UsageReports(unit_of_work, admission, clock),
+        audit=audit,
     )
 
 
@@ -277,6 +282,7 @@ def create_app(
         tenants=core.tenants,
         usage=core.usage,
         transcriptions=TranscriptionsService(router, metering, attempts),
+        audit=core.audit,
     )
 
     @asynccontextmanager

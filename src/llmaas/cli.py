@@ -21,6 +21,7 @@ from llmaas.app import (
     refuse_incapable_engines,
     refuse_invalid_catalog,
 )
+from llmaas.cli_audit import audit_app
 from llmaas.cli_catalog import catalog_app
 from llmaas.cli_keys import keys_app
 from llmaas.cli_runtime import console, fail, print_json, run_with_core, settings
@@ -36,6 +37,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(tiers_app, name="tiers")
 app.add_typer(models_app, name="models")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(audit_app, name="audit")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML file of models and deployments.")

@@ -28,6 +28,7 @@ from llmaas.cli_options import (
     OutputPerHourOption,
     RpmOption,
     TpmOption,
+    cli_actor,
 )
 from llmaas.cli_runtime import console, print_json, run_with_core, usage_error
 from llmaas.cli_views import KEY_COLUMNS, fields_table, key_fields, key_json, key_row, table
@@ -76,6 +77,7 @@ def keys_create(
             allowed_models=models.models if models is not None else None,
             expires_at=expires.resolve(core.clock.now()) if expires is not None else None,
             limits=limits,
+            by=cli_actor(),
         )
 
     issued = run_with_core(create)
@@ -136,7 +138,7 @@ def keys_update(
         changes = _key_changes(name, models, expires, core)
         if limits.given:
             changes["limits"] = limits.applied_to((await core.api_keys.get(key_id)).limits)
-        return await core.api_keys.update(key_id, **changes)
+        return await core.api_keys.update(key_id, by=cli_actor(), **changes)
 
     _print_key(run_with_core(update), as_json=as_json)
 
@@ -150,7 +152,9 @@ def keys_rotate(
     """Give a key a new secret; the old one keeps working for the grace period (default 1d)."""
 
     async def rotate(core: Core) -> IssuedKey:
-        return await core.api_keys.rotate(key_id, grace=DEFAULT_GRACE if grace is None else grace)
+        return await core.api_keys.rotate(
+            key_id, grace=DEFAULT_GRACE if grace is None else grace, by=cli_actor()
+        )
 
     issued = run_with_core(rotate)
     if as_json:
@@ -173,7 +177,7 @@ def keys_revoke(key_id: KeyId) -> None:
     """Revoke an API key (running servers stop accepting it within seconds)."""
 
     async def revoke(core: Core) -> None:
-        await core.api_keys.revoke(key_id)
+        await core.api_keys.revoke(key_id, by=cli_actor())
 
     run_with_core(revoke)
     console.print(Text(f"revoked {key_id}"))

@@ -8,6 +8,8 @@ object tells "not given" (the option is ``None``) apart from "clear it" (``value
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -16,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from llmaas.domain.audit import Actor
 from llmaas.domain.limits import Limits
 from llmaas.domain.money import eur_to_micros
 from llmaas.domain.usage_reports import GroupBy
@@ -286,3 +289,12 @@ GraceOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
+
+
+def cli_actor() -> Actor:
+    """Who the audit trail names for a command: the operating-system user who ran it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = f"uid-{os.getuid()}"
+    return Actor(f"cli:{user}", "local")

@@ -24,6 +24,7 @@ from llmaas.cli_options import (
     OutputPerHourOption,
     RpmOption,
     TpmOption,
+    cli_actor,
     eur_limit_option,
     eur_option,
 )
@@ -123,6 +124,7 @@ def orgs_create(
             allowed_models=models.models if models is not None else None,
             initial_credit_micros=credit,
             data_policy=DataPolicy.of(countries or (), certifications or ()),
+            by=cli_actor(),
         )
 
     organization = run_with_core(create)
@@ -195,7 +197,7 @@ def orgs_update(
         if overrides.given:
             current = await core.tenants.organization(organization_id)
             changes["overrides"] = overrides.applied_to(current.overrides)
-        return await core.tenants.update_organization(organization_id, **changes)
+        return await core.tenants.update_organization(organization_id, by=cli_actor(), **changes)
 
     _print_organization(run_with_core(update), as_json=as_json)
 
@@ -210,7 +212,7 @@ def orgs_credit(
     """Record a prepaid credit purchase."""
 
     async def credit(core: Core) -> Organization:
-        return await core.tenants.add_credit(organization_id, amount, note)
+        return await core.tenants.add_credit(organization_id, amount, note, by=cli_actor())
 
     organization = run_with_core(credit)
     if as_json:
@@ -238,7 +240,7 @@ def orgs_enable(organization_id: OrgId) -> None:
 
 def _set_disabled(organization_id: str, *, disabled: bool) -> None:
     async def set_disabled(core: Core) -> Organization:
-        return await core.tenants.set_disabled(organization_id, disabled)
+        return await core.tenants.set_disabled(organization_id, disabled, by=cli_actor())
 
     organization = run_with_core(set_disabled)
     console.print(Text(f"{'disabled' if disabled else 'enabled'} {organization.id}"))
@@ -296,7 +298,7 @@ def tiers_create(
     )
 
     async def create(core: Core) -> Tier:
-        return await core.tenants.create_tier(tier)
+        return await core.tenants.create_tier(tier, by=cli_actor())
 
     _print_tier(run_with_core(create), as_json=as_json)
 
@@ -327,7 +329,7 @@ def tiers_update(
     async def update(core: Core) -> Tier:
         if limits.given:
             changes["limits"] = limits.applied_to((await core.tenants.tier(tier_id)).limits)
-        return await core.tenants.update_tier(tier_id, **changes)
+        return await core.tenants.update_tier(tier_id, by=cli_actor(), **changes)
 
     _print_tier(run_with_core(update), as_json=as_json)
 

@@ -345,8 +345,11 @@ ALLOWED_JSON = {
     ("organizations", "allowed_models"),
     ("organizations", "data_policy"),
     ("api_keys", "allowed_models"),
+    ("audit_events", "before"),
+    ("audit_events", "after"),
 }
-"""Configuration, never request content; usage tables have no JSON at all."""
+"""Configuration (and the audit trail's summaries of it), never request content; usage tables have
+no JSON at all."""
 
 
 def _base_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:

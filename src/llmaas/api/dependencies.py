@@ -12,6 +12,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from llmaas.domain.audit import Actor
 from llmaas.services.completions import RequestContext
 from llmaas.services.container import Services
 
@@ -22,6 +23,12 @@ class Caller:
 
     ctx: RequestContext
     services: Services
+    source: str = ""
+    """The client's address, for the audit trail."""
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(f"key:{self.ctx.principal.key_id}", self.source)
 
 
 def services_of(request: Request) -> Services:
@@ -37,7 +44,9 @@ async def authenticated(request: Request) -> Caller:
     services = services_of(request)
     principal = await services.authenticator.authenticate(request.headers.get("authorization"))
     return Caller(
-        RequestContext(principal=principal, request_id=request.state.request_id), services
+        RequestContext(principal=principal, request_id=request.state.request_id),
+        services,
+        request.client.host if request.client else "",
     )
 
 

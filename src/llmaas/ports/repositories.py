@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from llmaas.domain.api_keys import ApiKeyRecord
+from llmaas.domain.audit import AuditRecord
 from llmaas.domain.tenants import Organization, Tier
 from llmaas.domain.usage import UsageEvent
 from llmaas.domain.usage_reports import SpendTotals, UsageQuery, UsageRow
@@ -77,6 +78,19 @@ class UsageRepository(Protocol):
     async def count_records(self, *, since: datetime | None = None) -> int: ...
 
 
+class AuditRepository(Protocol):
+    """Append-only: records are added and read, never changed or removed."""
+
+    async def last_for_update(self) -> AuditRecord | None:
+        """The newest record, locked until the transaction ends, so that two writers cannot both
+        chain onto it."""
+
+    async def add(self, record: AuditRecord) -> None: ...
+
+    async def list(self, *, after: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        """Records in sequence order, from ``after + 1``."""
+
+
 class UnitOfWork(Protocol):
     """A transaction: repositories bound to it, committed only by :meth:`commit`."""
 
@@ -91,6 +105,9 @@ class UnitOfWork(Protocol):
 
     @property
     def usage(self) -> UsageRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

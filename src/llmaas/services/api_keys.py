@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmaas.domain.api_keys import ApiKeyRecord, KeyHasher, generate_key, new_secret_for
+from llmaas.domain.audit import SYSTEM, Actor, AuditAction
 from llmaas.domain.errors import InvalidRequest, NotFound, echoed_id
 from llmaas.domain.limits import Limits
 from llmaas.domain.secrets import Secret
@@ -22,6 +23,7 @@ from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
 from llmaas.ports.clock import Clock
 from llmaas.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from llmaas.services.admission import Admission
+from llmaas.services.audit import AuditTrail, changed, key_summary
 from llmaas.services.authentication import Authenticator
 
 MAX_GRACE = timedelta(days=30)
@@ -43,12 +45,26 @@ class ApiKeyService:
         clock: Clock,
         authenticator: Authenticator | None = None,
         admission: Admission | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._hasher = hasher
         self._clock = clock
         self._authenticator = authenticator
         self._admission = admission
+        self._audit = audit
+
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        by: Actor,
+        action: AuditAction,
+        key_id: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        if self._audit is not None:
+            await self._audit.record(uow, by, action, f"key:{key_id}", before=before, after=after)
 
     async def create(
         self,
@@ -59,6 +75,7 @@ class ApiKeyService:
         allowed_models: Iterable[str] | None = None,
         expires_at: datetime | None = None,
         limits: Limits | None = None,
+        by: Actor = SYSTEM,
     ) -> IssuedKey:
         name = _checked_name(name)
         self._check_expiry(expires_at)
@@ -80,6 +97,7 @@ class ApiKeyService:
                     f"No organization with id '{echoed_id(organization_id)}'.", param="organization"
                 )
             await uow.api_keys.add(record)
+            await self._record(uow, by, AuditAction.KEY_CREATED, key_id, after=key_summary(record))
             await uow.commit()
         return IssuedKey(record=record, key=key)
 
@@ -95,7 +113,7 @@ class ApiKeyService:
                 include_revoked=include_revoked, organization_id=organization_id
             )
 
-    async def update(self, key_id: str, **changes: Any) -> ApiKeyRecord:
+    async def update(self, key_id: str, *, by: Actor = SYSTEM, **changes: Any) -> ApiKeyRecord:
         """Change the name, allowed models, limits or expiry; the secret and owner stay."""
         allowed = {"name", "allowed_models", "limits", "expires_at"}
         unknown = set(changes) - allowed
@@ -106,13 +124,16 @@ class ApiKeyService:
         if "expires_at" in changes:
             self._check_expiry(changes["expires_at"])
         async with self._unit_of_work() as uow:
-            record = dataclasses.replace(await _active(uow, key_id), **changes)
+            current = await _active(uow, key_id)
+            record = dataclasses.replace(current, **changes)
             await uow.api_keys.update(record)
+            before, after = changed(key_summary(current), key_summary(record))
+            await self._record(uow, by, AuditAction.KEY_UPDATED, key_id, before, after)
             await uow.commit()
         self._forget(key_id)
         return record
 
-    async def rotate(self, key_id: str, *, grace: timedelta) -> IssuedKey:
+    async def rotate(self, key_id: str, *, grace: timedelta, by: Actor = SYSTEM) -> IssuedKey:
         if grace < timedelta(0) or grace > MAX_GRACE:
             raise InvalidRequest("The grace period must be between 0 and 30 days.", param="grace")
         key = new_secret_for(key_id)
@@ -126,13 +147,22 @@ class ApiKeyService:
                 previous_valid_until=now + grace if grace else None,
             )
             await uow.api_keys.update(record)
+            await self._record(
+                uow,
+                by,
+                AuditAction.KEY_ROTATED,
+                key_id,
+                after={"old_secret_valid_until": _iso(record.previous_valid_until)},
+            )
             await uow.commit()
         self._forget(key_id)
         return IssuedKey(record=record, key=key)
 
-    async def revoke(self, key_id: str) -> None:
+    async def revoke(self, key_id: str, *, by: Actor = SYSTEM) -> None:
         async with self._unit_of_work() as uow:
             revoked = await uow.api_keys.revoke(key_id, self._clock.now())
+            if revoked:
+                await self._record(uow, by, AuditAction.KEY_REVOKED, key_id)
             await uow.commit()
         if not revoked:
             raise NotFound(f"No active API key with id '{echoed_id(key_id)}'.", param="key_id")
@@ -172,3 +202,7 @@ async def _active(uow: UnitOfWork, key_id: str) -> ApiKeyRecord:
     if record.revoked_at is not None:
         raise InvalidRequest("This API key is revoked.", param="key_id", code="key_revoked")
     return record
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

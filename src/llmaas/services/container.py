@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from llmaas.services.admission import Admission
 from llmaas.services.api_keys import ApiKeyService
+from llmaas.services.audit import AuditTrail
 from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
 from llmaas.services.completions import CompletionsService
@@ -34,3 +35,4 @@ class Services:
     tenants: TenantService
     usage: UsageReports
     transcriptions: TranscriptionsService
+    audit: AuditTrail

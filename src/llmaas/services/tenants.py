@@ -11,20 +11,40 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from llmaas.domain.audit import SYSTEM, Actor, AuditAction
 from llmaas.domain.errors import InvalidRequest, NotFound, echoed_id
 from llmaas.domain.limits import Limits
 from llmaas.domain.locations import NO_POLICY, DataPolicy
 from llmaas.domain.tenants import TIER_ID_PATTERN, Organization, Tier
 from llmaas.ports.clock import Clock
 from llmaas.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from llmaas.services.audit import AuditTrail, changed, organization_summary, tier_summary
 
 _ID = re.compile(TIER_ID_PATTERN)
 
 
 class TenantService:
-    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock, audit: AuditTrail | None = None
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
+        self._audit = audit
+
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        by: Actor,
+        action: AuditAction,
+        target: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+    ) -> None:
+        if self._audit is None:
+            return
+        if before is not None:
+            before, after = changed(before, after)
+        await self._audit.record(uow, by, action, target, before=before, after=after)
 
     # --- tiers -------------------------------------------------------------------------------
 
@@ -36,21 +56,33 @@ class TenantService:
         async with self._unit_of_work() as uow:
             return await _tier(uow, tier_id)
 
-    async def create_tier(self, tier: Tier) -> Tier:
+    async def create_tier(self, tier: Tier, *, by: Actor = SYSTEM) -> Tier:
         _check_id(tier.id, "id")
         _check_name(tier.name)
         async with self._unit_of_work() as uow:
             if await uow.tiers.get(tier.id) is not None:
                 raise InvalidRequest(f"A tier '{tier.id}' already exists.", param="id")
             await uow.tiers.add(tier)
+            await self._record(
+                uow, by, AuditAction.TIER_CREATED, f"tier:{tier.id}", None, tier_summary(tier)
+            )
             await uow.commit()
         return tier
 
-    async def update_tier(self, tier_id: str, **changes: Any) -> Tier:
+    async def update_tier(self, tier_id: str, *, by: Actor = SYSTEM, **changes: Any) -> Tier:
         async with self._unit_of_work() as uow:
-            tier = replace(await _tier(uow, tier_id), **changes)
+            current = await _tier(uow, tier_id)
+            tier = replace(current, **changes)
             _check_name(tier.name)
             await uow.tiers.update(tier)
+            await self._record(
+                uow,
+                by,
+                AuditAction.TIER_UPDATED,
+                f"tier:{tier.id}",
+                tier_summary(current),
+                tier_summary(tier),
+            )
             await uow.commit()
         return tier
 
@@ -74,6 +106,7 @@ class TenantService:
         allowed_models: frozenset[str] | None = None,
         initial_credit_micros: int | None = None,
         data_policy: DataPolicy | None = None,
+        by: Actor = SYSTEM,
     ) -> Organization:
         """A prepaid tier's organization starts with the tier's purchase credit unless told
         otherwise: joining such a tier means buying it."""
@@ -106,24 +139,47 @@ class TenantService:
                     organization_id, credit, now, "initial purchase"
                 )
                 organization = replace(organization, credit_granted_micros=granted or 0)
+            await self._record(
+                uow,
+                by,
+                AuditAction.ORGANIZATION_CREATED,
+                f"organization:{organization.id}",
+                None,
+                organization_summary(organization),
+            )
             await uow.commit()
         return organization
 
-    async def update_organization(self, organization_id: str, **changes: Any) -> Organization:
+    async def update_organization(
+        self, organization_id: str, *, by: Actor = SYSTEM, **changes: Any
+    ) -> Organization:
         async with self._unit_of_work() as uow:
-            organization = replace(await _organization(uow, organization_id), **changes)
+            current = await _organization(uow, organization_id)
+            organization = replace(current, **changes)
             _check_name(organization.name)
             await _tier(uow, organization.tier_id, param="tier")
             await uow.organizations.update(organization)
+            await self._record(
+                uow,
+                by,
+                AuditAction.ORGANIZATION_UPDATED,
+                f"organization:{organization.id}",
+                organization_summary(current),
+                organization_summary(organization),
+            )
             await uow.commit()
         return organization
 
-    async def set_disabled(self, organization_id: str, disabled: bool) -> Organization:
+    async def set_disabled(
+        self, organization_id: str, disabled: bool, *, by: Actor = SYSTEM
+    ) -> Organization:
         return await self.update_organization(
-            organization_id, disabled_at=self._clock.now() if disabled else None
+            organization_id, by=by, disabled_at=self._clock.now() if disabled else None
         )
 
-    async def add_credit(self, organization_id: str, micros: int, note: str = "") -> Organization:
+    async def add_credit(
+        self, organization_id: str, micros: int, note: str = "", *, by: Actor = SYSTEM
+    ) -> Organization:
         if micros <= 0:
             raise InvalidRequest("A credit purchase must be a positive amount.", param="amount")
         async with self._unit_of_work() as uow:
@@ -133,6 +189,14 @@ class TenantService:
             if granted is None:
                 raise _no_organization(organization_id)
             organization = await _organization(uow, organization_id)
+            await self._record(
+                uow,
+                by,
+                AuditAction.CREDIT_ADDED,
+                f"organization:{organization_id}",
+                None,
+                {"micros": micros, "note": note[:200]},
+            )
             await uow.commit()
         return organization
 

@@ -521,3 +521,41 @@ async def test_openapi_documents_the_admin_api_with_examples(settings: Settings)
         assert schemas[name]["examples"], name
     assert paths["/v1/me"]["get"]["tags"] == ["Self-service"]
     assert paths["/v1/me/usage"]["get"]["security"] == [{"bearerAuth": []}]
+
+
+async def test_admin_actions_are_in_the_audit_trail_with_key_and_address(
+    settings: Settings, admin_key: str
+) -> None:
+    admin_id = admin_key.split("-")[2]
+    async with running(settings) as client:
+        admin = bearer(admin_key)
+        await _ok(
+            await client.post(f"{ADMIN}/tiers", json={"id": "gold", "name": "Gold"}, headers=admin),
+            201,
+        )
+        issued = await _ok(
+            await client.post(f"{ADMIN}/keys", json={"name": "ci"}, headers=admin), 201
+        )
+        await _ok(await client.post(f"{ADMIN}/keys/{issued['id']}/revoke", headers=admin))
+        trail = await _ok(await client.get(f"{ADMIN}/audit", headers=admin))
+        page = await _ok(await client.get(f"{ADMIN}/audit?after=1&limit=1", headers=admin))
+        verified = await _ok(await client.get(f"{ADMIN}/audit/verification", headers=admin))
+        refused = await client.get(f"{ADMIN}/audit?limit=0", headers=admin)
+        other = await _ok(
+            await client.post(f"{ADMIN}/keys", json={"name": "app"}, headers=admin), 201
+        )
+        not_admin = await client.get(f"{ADMIN}/audit", headers=bearer(other["key"]))
+    actions = [(r["action"], r["target"], r["actor"]) for r in trail["data"]]
+    # The first record is the admin key the fixture created (by the system, not a caller).
+    assert actions[0] == ("key.created", f"key:{admin_id}", "system")
+    assert actions[1:] == [
+        ("tier.created", "tier:gold", f"key:{admin_id}"),
+        ("key.created", f"key:{issued['id']}", f"key:{admin_id}"),
+        ("key.revoked", f"key:{issued['id']}", f"key:{admin_id}"),
+    ]
+    assert {r["source"] for r in trail["data"][1:]} == {"127.0.0.1"}
+    assert trail["has_more"] is False
+    assert [r["sequence"] for r in page["data"]] == [2] and page["has_more"] is True
+    assert verified == {"object": "audit.verification", "records": 4, "intact": True, "breaks": []}
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "limit"
+    assert not_admin.status_code == 403

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from llmaas.adapters.memory.api_keys import MemoryApiKeyRepository
+from llmaas.adapters.memory.audit import MemoryAuditRepository
 from llmaas.adapters.memory.rows import WorkingRows
 from llmaas.adapters.memory.tenants import (
     CreditEntry,
@@ -18,6 +19,7 @@ from llmaas.adapters.memory.tenants import (
 )
 from llmaas.adapters.memory.usage import MemoryUsageRepository, MemoryUsageStore
 from llmaas.domain.api_keys import ApiKeyRecord
+from llmaas.domain.audit import AuditRecord
 from llmaas.domain.tenants import (
     DEFAULT_ORGANIZATION_ID,
     DEFAULT_TIER_ID,
@@ -41,6 +43,7 @@ class MemoryStore:
         }
         self.credit_ledger: list[CreditEntry] = []
         self.usage = MemoryUsageStore()
+        self.audit: list[AuditRecord] = []
 
 
 class MemoryUnitOfWork:
@@ -53,6 +56,7 @@ class MemoryUnitOfWork:
         self.tiers = MemoryTierRepository(self._tiers)
         self.organizations = MemoryOrganizationRepository(self._organizations, self._tiers)
         self.usage = MemoryUsageRepository(store.usage)
+        self.audit = MemoryAuditRepository(store.audit)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         self._begin()
@@ -67,6 +71,7 @@ class MemoryUnitOfWork:
         self._organizations.publish(self.organizations.merge_credit)
         self._store.credit_ledger.extend(self.organizations.ledger)
         self.usage.publish()
+        self.audit.publish()
         self._begin()
 
     def _begin(self) -> None:
@@ -74,3 +79,4 @@ class MemoryUnitOfWork:
             rows.begin()
         self.organizations.begin()
         self.usage.begin()
+        self.audit.begin()

@@ -159,3 +159,19 @@ usage_rollups = Table(
     Column("model", MODEL_NAME, primary_key=True),
     *(Column(name, BigInteger, nullable=False) for name in ROLLUP_COUNTER_COLUMNS),
 )
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("sequence", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+"""Append-only (triggers refuse UPDATE and DELETE); ``before``/``after`` summarise configuration."""

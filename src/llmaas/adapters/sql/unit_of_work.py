@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from llmaas.adapters.sql.api_keys import SqlApiKeyRepository
+from llmaas.adapters.sql.audit import SqlAuditRepository
 from llmaas.adapters.sql.tenants import SqlOrganizationRepository, SqlTierRepository
 from llmaas.adapters.sql.usage import SqlUsageRepository
 
@@ -14,6 +15,7 @@ class SqlUnitOfWork:
     tiers: SqlTierRepository
     organizations: SqlOrganizationRepository
     usage: SqlUsageRepository
+    audit: SqlAuditRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -27,6 +29,7 @@ class SqlUnitOfWork:
         self.tiers = SqlTierRepository(self._connection)
         self.organizations = SqlOrganizationRepository(self._connection)
         self.usage = SqlUsageRepository(self._connection)
+        self.audit = SqlAuditRepository(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from llmaas.api.admin import deployments, keys, organizations, tiers, usage
+from llmaas.api.admin import audit, deployments, keys, organizations, tiers, usage
 
 router = APIRouter(prefix="/admin/v1", tags=["Admin"])
-for _module in (tiers, organizations, keys, usage, deployments):
+for _module in (tiers, organizations, keys, usage, deployments, audit):
     router.include_router(_module.router)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from llmaas.api.admin.auth import AdminCaller
 from llmaas.api.admin.docs import SECURITY, answers, reply
 from llmaas.api.admin.values import ResponseModel
+from llmaas.domain.audit import AuditAction
 from llmaas.services.fleet_admin import DeploymentView
 
 router = APIRouter(prefix="/deployments")
@@ -119,6 +120,9 @@ async def list_deployments(caller: AdminCaller) -> Response:
 )
 async def drain(name: str, caller: AdminCaller) -> Response:
     view = await caller.services.fleet.set_draining(name, True)
+    await caller.services.audit.record_alone(
+        caller.actor, AuditAction.DEPLOYMENT_DRAINED, f"deployment:{view.name}"
+    )
     return reply(DeploymentOut.of(view))
 
 
@@ -131,4 +135,7 @@ async def drain(name: str, caller: AdminCaller) -> Response:
 )
 async def undrain(name: str, caller: AdminCaller) -> Response:
     view = await caller.services.fleet.set_draining(name, False)
+    await caller.services.audit.record_alone(
+        caller.actor, AuditAction.DEPLOYMENT_UNDRAINED, f"deployment:{view.name}"
+    )
     return reply(DeploymentOut.of(view))

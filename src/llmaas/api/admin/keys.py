@@ -58,7 +58,9 @@ async def list_keys(
 )
 async def create_key(http: Request, caller: AdminCaller) -> Response:
     request = await parse_body(http, KeyCreate)
-    issued = await caller.services.api_keys.create(request.name, **request.arguments())
+    issued = await caller.services.api_keys.create(
+        request.name, by=caller.actor, **request.arguments()
+    )
     return reply(IssuedKeyOut.issued(issued.record, issued.key.reveal()), 201)
 
 
@@ -83,7 +85,7 @@ async def get_key(key_id: str, caller: AdminCaller) -> Response:
 async def update_key(key_id: str, http: Request, caller: AdminCaller) -> Response:
     request = await parse_body(http, KeyUpdate)
     keys = caller.services.api_keys
-    record = await keys.update(key_id, **request.changes(await keys.get(key_id)))
+    record = await keys.update(key_id, by=caller.actor, **request.changes(await keys.get(key_id)))
     return reply(KeyOut.of(record))
 
 
@@ -97,7 +99,7 @@ async def update_key(key_id: str, http: Request, caller: AdminCaller) -> Respons
 async def rotate_key(key_id: str, http: Request, caller: AdminCaller) -> Response:
     request = await parse_optional_body(http, KeyRotation)
     issued = await caller.services.api_keys.rotate(
-        key_id, grace=timedelta(seconds=request.grace_seconds)
+        key_id, grace=timedelta(seconds=request.grace_seconds), by=caller.actor
     )
     return reply(IssuedKeyOut.issued(issued.record, issued.key.reveal()))
 
@@ -111,5 +113,5 @@ async def rotate_key(key_id: str, http: Request, caller: AdminCaller) -> Respons
 )
 async def revoke_key(key_id: str, caller: AdminCaller) -> Response:
     keys = caller.services.api_keys
-    await keys.revoke(key_id)
+    await keys.revoke(key_id, by=caller.actor)
     return reply(KeyOut.of(await keys.get(key_id)))

@@ -47,7 +47,7 @@ async def list_organizations(caller: AdminCaller) -> Response:
 async def create_organization(http: Request, caller: AdminCaller) -> Response:
     request = await parse_body(http, OrganizationCreate)
     organization = await caller.services.tenants.create_organization(
-        request.id, request.name, request.tier, **request.arguments()
+        request.id, request.name, request.tier, by=caller.actor, **request.arguments()
     )
     return reply(await _view(caller.services, organization), 201)
 
@@ -75,9 +75,13 @@ async def update_organization(organization_id: str, http: Request, caller: Admin
     request = await parse_body(http, OrganizationUpdate)
     tenants = caller.services.tenants
     current = await tenants.organization(organization_id)
-    organization = await tenants.update_organization(organization_id, **request.changes(current))
+    organization = await tenants.update_organization(
+        organization_id, by=caller.actor, **request.changes(current)
+    )
     if request.disabled is not None and request.disabled != (organization.disabled_at is not None):
-        organization = await tenants.set_disabled(organization_id, request.disabled)
+        organization = await tenants.set_disabled(
+            organization_id, request.disabled, by=caller.actor
+        )
     return reply(await _view(caller.services, organization))
 
 
@@ -91,7 +95,7 @@ async def update_organization(organization_id: str, http: Request, caller: Admin
 async def add_credit(organization_id: str, http: Request, caller: AdminCaller) -> Response:
     request = await parse_body(http, CreditPurchase)
     organization = await caller.services.tenants.add_credit(
-        organization_id, request.amount_eur, request.note
+        organization_id, request.amount_eur, request.note, by=caller.actor
     )
     return reply(await _view(caller.services, organization))
 

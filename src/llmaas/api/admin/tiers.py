@@ -36,7 +36,7 @@ async def list_tiers(caller: AdminCaller) -> Response:
 )
 async def create_tier(http: Request, caller: AdminCaller) -> Response:
     request = await parse_body(http, TierCreate)
-    tier = await caller.services.tenants.create_tier(request.to_tier())
+    tier = await caller.services.tenants.create_tier(request.to_tier(), by=caller.actor)
     return reply(TierOut.of(tier), 201)
 
 
@@ -61,5 +61,6 @@ async def get_tier(tier_id: str, caller: AdminCaller) -> Response:
 async def update_tier(tier_id: str, http: Request, caller: AdminCaller) -> Response:
     request = await parse_body(http, TierUpdate)
     tenants = caller.services.tenants
-    tier = await tenants.update_tier(tier_id, **request.changes(await tenants.tier(tier_id)))
+    current = await tenants.tier(tier_id)
+    tier = await tenants.update_tier(tier_id, by=caller.actor, **request.changes(current))
     return reply(TierOut.of(tier))

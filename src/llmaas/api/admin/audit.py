@@ -1,0 +1,63 @@
+"""``/admin/v1/audit``: read the audit trail, and check that nobody rewrote it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from llmaas.api.admin.auth import AdminCaller
+from llmaas.api.admin.docs import SECURITY, answers, reply
+from llmaas.api.admin.schemas import AuditList, AuditRecordOut, AuditVerification
+from llmaas.domain.errors import InvalidRequest
+
+router = APIRouter(prefix="/audit")
+MAX_PAGE = 1000
+
+
+@router.get(
+    "",
+    response_model=None,
+    responses=answers(AuditList),
+    openapi_extra=SECURITY,
+    summary="List audit records, oldest first (page with `after`)",
+)
+async def list_audit(
+    caller: AdminCaller,
+    after: str | None = Query(default=None, description="Only records after this sequence."),
+    limit: str | None = Query(default=None, description=f"At most this many (1 to {MAX_PAGE})."),
+) -> Response:
+    start = _count(after, "after", minimum=0, default=0)
+    size = _count(limit, "limit", minimum=1, default=100, maximum=MAX_PAGE)
+    records = await caller.services.audit.records(after=start, limit=size + 1)
+    return reply(
+        AuditList(data=[AuditRecordOut.of(r) for r in records[:size]], has_more=len(records) > size)
+    )
+
+
+@router.get(
+    "/verification",
+    response_model=None,
+    responses=answers(AuditVerification),
+    openapi_extra=SECURITY,
+    summary="Check the whole hash chain: any modified, deleted or reordered record is named",
+)
+async def verify_audit(caller: AdminCaller) -> Response:
+    checked, breaks = await caller.services.audit.verify()
+    return reply(
+        AuditVerification(records=checked, intact=not breaks, breaks=[str(b) for b in breaks])
+    )
+
+
+def _count(
+    value: str | None, param: str, *, minimum: int, default: int, maximum: int | None = None
+) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidRequest(f"'{param}' must be a whole number.", param=param) from None
+    if number < minimum or (maximum is not None and number > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise InvalidRequest(f"'{param}' must be {bound}.", param=param)
+    return number

@@ -1,0 +1,150 @@
+"""Recording administrative actions in the audit trail, and checking it.
+
+An action and its record commit in the same transaction: there is no change without its record, and
+no record of a change that was rolled back. Summaries name what changed (names, limits, models, dates,
+prices) and never hold a secret: a key's hash is not a summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from llmaas.domain.api_keys import ApiKeyRecord
+from llmaas.domain.audit import (
+    GENESIS,
+    Actor,
+    AuditAction,
+    AuditChain,
+    AuditEntry,
+    AuditRecord,
+    ChainBreak,
+)
+from llmaas.domain.limits import Limits
+from llmaas.domain.tenants import Organization, Tier
+from llmaas.ports.clock import Clock
+from llmaas.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+PAGE = 1000
+
+
+class AuditTrail:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, chain: AuditChain, clock: Clock) -> None:
+        self._unit_of_work = unit_of_work
+        self._chain = chain
+        self._clock = clock
+
+    async def record(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        action: AuditAction,
+        target: str,
+        *,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Add a record inside ``uow``: it commits (or rolls back) with the change it describes."""
+        last = await uow.audit.last_for_update()
+        entry = AuditEntry(
+            at=self._clock.now(),
+            actor=actor.name[:200],
+            action=action,
+            target=target[:200],
+            source=actor.source[:64],
+            before=dict(before or {}),
+            after=dict(after or {}),
+        )
+        sequence, previous = (last.sequence + 1, last.hash) if last else (1, GENESIS)
+        record = self._chain.seal(entry, sequence, previous)
+        await uow.audit.add(record)
+        return record
+
+    async def record_alone(
+        self,
+        actor: Actor,
+        action: AuditAction,
+        target: str,
+        *,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        """For actions that change nothing in the database (a login, a drain)."""
+        async with self._unit_of_work() as uow:
+            record = await self.record(uow, actor, action, target, before=before, after=after)
+            await uow.commit()
+        return record
+
+    async def records(self, *, after: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        async with self._unit_of_work() as uow:
+            return await uow.audit.list(after=after, limit=limit)
+
+    async def verify(self) -> tuple[int, list[ChainBreak]]:
+        """How many records were checked, and every break found."""
+        records: list[AuditRecord] = []
+        after = 0
+        while page := await self.records(after=after, limit=PAGE):
+            records.extend(page)
+            after = page[-1].sequence
+        return len(records), self._chain.verify(records)
+
+
+def key_summary(record: ApiKeyRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "organization": record.organization_id,
+        "admin": record.is_admin,
+        "allowed_models": sorted(record.allowed_models) if record.allowed_models else None,
+        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
+        "limits": limits_summary(record.limits),
+    }
+
+
+def tier_summary(tier: Tier) -> dict[str, Any]:
+    summary = {
+        field.name: _plain(getattr(tier, field.name))
+        for field in dataclasses.fields(tier)
+        if field.name != "limits"
+    }
+    return {**summary, "limits": limits_summary(tier.limits)}
+
+
+def organization_summary(organization: Organization) -> dict[str, Any]:
+    summary = {
+        field.name: _plain(getattr(organization, field.name))
+        for field in dataclasses.fields(organization)
+        if field.name not in ("overrides", "created_at")
+    }
+    return {**summary, "overrides": limits_summary(organization.overrides)}
+
+
+def limits_summary(limits: Limits) -> dict[str, int]:
+    return {
+        field.name: value
+        for field in dataclasses.fields(limits)
+        if (value := getattr(limits, field.name)) is not None
+    }
+
+
+def changed(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, on each side: what a reader of the trail wants to see."""
+    keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly: sets sorted, dates as ISO text, nested dataclasses as dicts."""
+    if isinstance(value, frozenset | set):
+        return sorted(str(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
