@@ -61,7 +61,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/llmaas serve --host $(HOST) --port $(PORT)
 
-LINTED := src tests $(wildcard bench)
+LINTED := src tests $(wildcard bench) $(wildcard scripts)
 
 lint: install-dev
 	$(BIN)/ruff check $(LINTED)

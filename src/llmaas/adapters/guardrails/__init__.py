@@ -1,0 +1,1 @@
+"""Prompt-injection detectors: the rule-based layers and the learned one."""
