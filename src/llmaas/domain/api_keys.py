@@ -1,8 +1,11 @@
 """API key format, generation and verification.
 
-A key reads ``sk-llmaas-<key id>-<secret>``. The recognisable prefix lets secret scanners (and people) spot
-a leaked key; the public key id lets the server find the stored record without a secret-dependent lookup,
-after which the secret's keyed hash is compared in constant time. Only the HMAC-SHA256 of the whole key,
+A key reads ``sk-llmaas-<key id>-<secret><checksum>``. The recognisable prefix lets secret scanners (and
+people) spot a leaked key; the checksum (CRC32 of everything before it, six base62 characters, as
+GitHub's tokens carry) lets a scanner tell a real key from a look-alike without asking us, and lets the
+server refuse a mistyped or forged key before any lookup. Keys issued before checksums (a 40-character
+secret) are still accepted. The public key id lets the server find the stored record without a
+secret-dependent lookup, after which the secret's keyed hash is compared in constant time. Only the HMAC-SHA256 of the whole key,
 keyed with a server secret, is ever stored: a stolen database cannot be replayed as keys, and without the
 server secret the hashes cannot even be brute-forced offline.
 """
@@ -13,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 import string
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +27,7 @@ from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
 KEY_PREFIX = "sk-llmaas-"
 KEY_ID_LENGTH = 12
 SECRET_LENGTH = 40
+CHECKSUM_LENGTH = 6
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
@@ -81,7 +86,18 @@ def generate_key() -> tuple[str, Secret]:
 def new_secret_for(key_id: str) -> Secret:
     """A fresh secret under an existing id: what a rotation hands out."""
     secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
-    return Secret(f"{KEY_PREFIX}{key_id}-{secret}")
+    body = f"{KEY_PREFIX}{key_id}-{secret}"
+    return Secret(body + checksum(body))
+
+
+def checksum(body: str) -> str:
+    """CRC32 of the key's text, in six base62 characters (62**6 > 2**32)."""
+    value = zlib.crc32(body.encode("ascii"))
+    digits = []
+    for _ in range(CHECKSUM_LENGTH):
+        value, digit = divmod(value, 62)
+        digits.append(_SECRET_ALPHABET[digit])
+    return "".join(reversed(digits))
 
 
 def parse_key(presented: str) -> ParsedKey | None:
@@ -90,7 +106,9 @@ def parse_key(presented: str) -> ParsedKey | None:
         return None
     rest = presented[len(KEY_PREFIX) :]
     key_id, sep, secret = rest.partition("-")
-    if not sep or len(key_id) != KEY_ID_LENGTH or len(secret) != SECRET_LENGTH:
+    if not sep or len(key_id) != KEY_ID_LENGTH:
+        return None
+    if len(secret) not in (SECRET_LENGTH, SECRET_LENGTH + CHECKSUM_LENGTH):
         return None
     if (
         not all(c in _KEY_ID_ALPHABET for c in key_id)
@@ -98,6 +116,10 @@ def parse_key(presented: str) -> ParsedKey | None:
         or not secret.isascii()
     ):
         return None
+    if len(secret) > SECRET_LENGTH:
+        body = presented[:-CHECKSUM_LENGTH]
+        if not hmac.compare_digest(checksum(body), presented[-CHECKSUM_LENGTH:]):
+            return None
     return ParsedKey(key_id=key_id, full_key=Secret(presented))
 
 

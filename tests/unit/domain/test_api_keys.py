@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmaas.domain.api_keys import KEY_PREFIX, KeyHasher, generate_key, parse_key
+from llmaas.domain.api_keys import KEY_PREFIX, KeyHasher, checksum, generate_key, parse_key
 from llmaas.domain.secrets import Secret
 
 
@@ -13,6 +13,22 @@ def test_generated_keys_parse_back_to_their_id() -> None:
     assert parsed is not None
     assert parsed.key_id == key_id
     assert key.reveal().startswith(KEY_PREFIX)
+
+
+def test_a_key_carries_a_checksum_that_catches_any_changed_character() -> None:
+    key_id, key = generate_key()
+    text = key.reveal()
+    assert text == f"{text[:-6]}{checksum(text[:-6])}" and len(text) == 10 + 12 + 1 + 40 + 6
+    for position in range(len(KEY_PREFIX) + 13, len(text)):
+        changed = "b" if text[position] == "a" else "a"
+        forged = text[:position] + changed + text[position + 1 :]
+        assert parse_key(forged) is None, position
+
+
+def test_keys_issued_before_checksums_still_parse() -> None:
+    legacy = "sk-llmaas-abcdefghijkl-" + "Z" * 40
+    parsed = parse_key(legacy)
+    assert parsed is not None and parsed.key_id == "abcdefghijkl"
 
 
 def test_keys_are_unique() -> None:
