@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from llmaas.openai_schema.chat import ChatCompletionRequest
+from llmaas.openai_schema.chat import ChatCompletionChunk, ChatCompletionRequest
 from llmaas.openai_schema.completions import CompletionRequest
 from llmaas.openai_schema.embeddings import EmbeddingRequest
 from llmaas.openai_schema.rerank import RerankRequest
@@ -21,6 +21,8 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     EmbeddingRequest,
     RerankRequest,
 )
+STREAMED_MODELS: tuple[type[BaseModel], ...] = (ChatCompletionChunk,)
+"""Documented by reference from ``text/event-stream`` responses, which FastAPI does not collect."""
 
 BEARER = {
     "type": "http",
@@ -47,6 +49,12 @@ def openapi_with_bearer(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 )
                 schemas.update(schema.pop("$defs", {}))
                 schemas[model.__name__] = schema
+            for model in STREAMED_MODELS:
+                schema = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}", mode="serialization"
+                )
+                schemas.update(schema.pop("$defs", {}))
+                schemas.setdefault(model.__name__, schema)
             for path, operations in document.get("paths", {}).items():
                 for operation in operations.values():
                     # FastAPI documents a 422 that llmaas never sends (validation errors are 400s).

@@ -16,7 +16,7 @@ def test_generated_keys_parse_back_to_their_id() -> None:
 
 
 def test_a_key_carries_a_checksum_that_catches_any_changed_character() -> None:
-    key_id, key = generate_key()
+    _, key = generate_key()
     text = key.reveal()
     assert text == f"{text[:-6]}{checksum(text[:-6])}" and len(text) == 10 + 12 + 1 + 40 + 6
     for position in range(len(KEY_PREFIX) + 13, len(text)):

@@ -11,7 +11,7 @@ from llmaas.api.openai.errors_doc import ERRORS
 from llmaas.api.openai.examples import CHAT
 from llmaas.api.response_headers import response_headers
 from llmaas.api.responses import json_response, sse_response
-from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from llmaas.openai_schema.chat import ChatCompletion, ChatCompletionRequest
 
 router = APIRouter(tags=["Chat"])
 
@@ -24,7 +24,11 @@ router = APIRouter(tags=["Chat"])
             "model": ChatCompletion,
             "description": "A completion, or with `stream: true` server-sent "
             "`chat.completion.chunk` events ending with `data: [DONE]`",
-            "content": {"text/event-stream": {"schema": ChatCompletionChunk.model_json_schema()}},
+            "content": {
+                "text/event-stream": {
+                    "schema": {"$ref": "#/components/schemas/ChatCompletionChunk"}
+                }
+            },
         },
         **ERRORS,
     },
