@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from llmaas.adapters.model_config import ConfigError
 from llmaas.adapters.sql import schema
+from llmaas.adapters.tls import HSTS, ServerTls, TlsError, server_tls
+from llmaas.adapters.tls_scope import TlsScopeHttpToolsProtocol
+from llmaas.api.client_certificates import AdminClientCertificateGuard
 from llmaas.app import (
     Core,
     build_backends,
@@ -54,12 +58,36 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind (default 8000).")] = None,
     config: ConfigOption = None,
     catalog: CatalogOption = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate (chain): serve HTTPS, TLS 1.3 only.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="CA of client certificates: optional for /v1, required for /admin."),
+    ] = None,
+    tls_self_signed: Annotated[
+        bool,
+        typer.Option(
+            "--tls-self-signed", help="Serve HTTPS with a generated localhost certificate (trials)."
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database, load the models and serve the API."""
     import uvicorn
 
-    configured = settings(host=host, port=port, models_config=config, catalog=catalog)
+    configured = settings(
+        host=host,
+        port=port,
+        models_config=config,
+        catalog=catalog,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        tls_self_signed=tls_self_signed or None,
+    )
     configure_logging(configured.log_level, configured.log_format)
+    served_tls = _server_tls(configured)
     schema.upgrade(configured.effective_database_url)
     _ensure_admin_key(configured)
     try:
@@ -70,18 +98,58 @@ def serve(
     except (ConfigError, RuntimeError) as error:
         raise fail(str(error)) from None
     _prepare_weights(backends)
-    application = create_app(configured, catalog=served, backends=backends)
-    console.print(f"llmaas listening on [bold]http://{configured.host}:{configured.port}/v1[/bold]")
+    application: Any = create_app(configured, catalog=served, backends=backends)
+    http: Any = "httptools"
+    if served_tls is not None and served_tls.client_ca is not None:
+        application = AdminClientCertificateGuard(application)
+        http = TlsScopeHttpToolsProtocol
+    scheme = "https" if served_tls is not None else "http"
+    console.print(
+        f"llmaas listening on [bold]{scheme}://{configured.host}:{configured.port}/v1[/bold]"
+    )
     uvicorn.run(
         application,
         host=configured.host,
         port=configured.port,
         loop="uvloop",
-        http="httptools",
+        http=http,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
+        # uvicorn's ssl_* options cannot set a minimum version: hand it the context built here.
+        ssl_context_factory=(lambda _config, _default: served_tls.context)
+        if served_tls is not None
+        else None,
+        # Server-level headers: on every response, uvicorn's own 400s included, for no ASGI work.
+        headers=[("strict-transport-security", HSTS)] if served_tls is not None else None,
     )
+
+
+def _server_tls(configured: Settings) -> ServerTls | None:
+    """Checked before anything else starts: a TLS mistake must stop the server, never be served
+    around in plain HTTP."""
+    try:
+        served_tls = server_tls(
+            cert=configured.tls_cert,
+            key=configured.tls_key,
+            client_ca=configured.tls_client_ca,
+            self_signed=configured.tls_self_signed,
+            directory=configured.tls_dir,
+        )
+    except TlsError as error:
+        raise fail(str(error)) from None
+    generated = served_tls.self_signed if served_tls is not None else None
+    if generated is not None:
+        state = "reused" if generated.reused else "generated"
+        console.print(
+            f"TLS: self-signed certificate {state}: {escape(str(generated.cert))}\n"
+            f"SHA-256 fingerprint: [bold]{generated.fingerprint}[/bold]\n"
+            "For trials only: clients must trust this file (e.g. httpx verify=PATH).",
+            # As written: no line cut in a fingerprint or path, no ':CD:' turned into an emoji.
+            soft_wrap=True,
+            emoji=False,
+        )
+    return served_tls
 
 
 def _ensure_admin_key(configured: Settings) -> None:

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     """Keys API-key hashes (HMAC). Read from ``data_dir/server-secret`` when unset."""
     key_recheck_seconds: float = Field(default=5.0, gt=0)
     """How long a verified key is trusted before its record is read again (revocation bound)."""
+    tls_cert: Path | None = None
+    """PEM certificate (chain) to serve HTTPS with, TLS 1.3 only; needs ``tls_key``."""
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    """CA bundle for client certificates: optional for the OpenAI API, required for ``/admin/``."""
+    tls_self_signed: bool = False
+    """Serve HTTPS with a certificate for localhost/127.0.0.1 generated under ``data_dir/tls`` (trials)."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_audio_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     """Largest audio file for ``/v1/audio/*`` (413 beyond): OpenAI's limit. Those routes take bodies
@@ -94,3 +101,7 @@ class Settings(BaseSettings):
     @property
     def secret_file(self) -> Path:
         return self.data_dir / "server-secret"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"

@@ -59,7 +59,14 @@ def free_port() -> int:
         return port
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    timeout: float,
+    *,
+    verify: bool = True,
+) -> None:
     """Poll ``url`` until it answers 200 (or the process dies, or time runs out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,7 +75,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeo
                 f"server exited ({process.returncode}):\n{log_path.read_text()[-3000:]}"
             )
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -107,8 +114,13 @@ def launch(
     *,
     extra_args: tuple[str, ...] = (),
     ready_path: str = "/readyz",
+    scheme: str = "http",
 ) -> tuple[str, subprocess.Popen[bytes], Path]:
-    """Start ``llmaas serve`` on a free port; returns its root URL, process and log file."""
+    """Start ``llmaas serve`` on a free port; returns its root URL, process and log file.
+
+    ``scheme="https"`` for a server started with TLS flags: readiness is then polled without
+    verifying the certificate (a self-signed one only exists once the server made it); the tests
+    verify it themselves."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = data_dir / f"server-{port}.log"
@@ -119,9 +131,9 @@ def launch(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
     try:
-        wait_ready(url + ready_path, process, log_path, timeout=180)
+        wait_ready(url + ready_path, process, log_path, timeout=180, verify=scheme == "http")
     except BaseException:
         process.kill()
         raise
@@ -134,12 +146,13 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     ready_path: str = "/readyz",
+    scheme: str = "http",
 ) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
     environment = server_environment(data_dir, env)
     key = json.loads(cli(environment, "keys", "create", "--name", "e2e", "--json"))
     url, process, log_path = launch(
-        data_dir, environment, extra_args=extra_args, ready_path=ready_path
+        data_dir, environment, extra_args=extra_args, ready_path=ready_path, scheme=scheme
     )
     return Server(f"{url}/v1", key["key"], key["id"], data_dir, log_path, process)
 

@@ -1,9 +1,9 @@
 """A fake OpenAI-compatible inference engine (think vLLM) on a real socket, for adapter tests.
 
 ``async with FakeUpstream(Scenario(...)) as upstream:`` serves ``upstream.base_url`` on 127.0.0.1 with an
-ephemeral port. The :class:`Scenario` decides how it behaves (it may be swapped between requests); what it
-received is kept in ``upstream.requests``, and ``upstream.disconnected`` is set when a client goes away
-while a response is still being produced.
+ephemeral port (over TLS, ``https``, when given an ``ssl_context``). The :class:`Scenario` decides how
+it behaves (it may be swapped between requests); what it received is kept in ``upstream.requests``, and
+``upstream.disconnected`` is set when a client goes away while a response is still being produced.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import socket
+import ssl
 import struct
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,9 +101,16 @@ class Received:
 
 
 class FakeUpstream:
-    def __init__(self, scenario: Scenario | None = None, *, model: str = "fake-model") -> None:
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        model: str = "fake-model",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.scenario = scenario or Scenario()
         self.model = model
+        self._ssl_context = ssl_context
         self.requests: list[Received] = []
         self.disconnected = asyncio.Event()
         self.streams_completed = 0
@@ -112,7 +120,8 @@ class FakeUpstream:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/v1"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._port}/v1"
 
     @property
     def last(self) -> Received:
@@ -131,7 +140,7 @@ class FakeUpstream:
             app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
         await site.start()
         self._port = self._runner.addresses[0][1]
         return self

@@ -9,6 +9,7 @@ engine's free-text error messages are not relayed, since some engines quote the 
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ class RemoteOptions:
     total_timeout: float = 600.0
     max_connections: int = 256
     rerank_api: RerankApi = RerankApi.COHERE
+    tls: ssl.SSLContext | bool = True
+    """For ``https`` URLs: ``True`` verifies against the system's CAs, a context against the
+    deployment's own ``ca_bundle``; ``False`` (``tls_verify: false``) does not verify at all."""
 
 
 class OpenAICompatibleBackend:
@@ -103,7 +107,10 @@ class OpenAICompatibleBackend:
         if self._options.api_key:
             headers["Authorization"] = f"Bearer {self._options.api_key.reveal()}"
         connector = aiohttp.TCPConnector(
-            limit=self._options.max_connections, keepalive_timeout=30, ttl_dns_cache=60
+            limit=self._options.max_connections,
+            keepalive_timeout=30,
+            ttl_dns_cache=60,
+            ssl=self._options.tls,
         )
         self._session = aiohttp.ClientSession(
             connector=connector, headers=headers, timeout=self._timeout, auto_decompress=True

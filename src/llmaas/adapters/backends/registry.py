@@ -8,15 +8,20 @@ that installs it rather than an ``ImportError`` deep in a traceback.
 from __future__ import annotations
 
 import importlib
+import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmaas.adapters.backends.remote_rerank import RerankApi
+from llmaas.adapters.tls import TlsError, upstream_context
 from llmaas.domain.models import DeploymentSpec
 from llmaas.domain.secrets import Secret
 from llmaas.ports.backends import InferenceBackend
+
+_log = logging.getLogger("llmaas.backends")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +180,33 @@ def _openai_compatible(spec: DeploymentSpec, _context: EngineContext) -> Inferen
             total_timeout=float(options.get("total_timeout", 600.0)),
             max_connections=int(options.get("max_connections", 256)),
             rerank_api=_rerank_api(spec),
+            tls=_upstream_tls(spec),
         ),
     )
+
+
+def _upstream_tls(spec: DeploymentSpec) -> ssl.SSLContext | bool:
+    """``ca_bundle: /path/ca.pem`` trusts that CA (only) for this engine; ``tls_verify: false``
+    turns verification off, loudly: a warning at every start, and never together with a bundle."""
+    verify = spec.options.get("tls_verify", True)
+    if not isinstance(verify, bool):
+        raise EngineNotAvailable(f"deployment '{spec.name}': tls_verify must be true or false")
+    ca_bundle = spec.options.get("ca_bundle")
+    if ca_bundle is None:
+        if not verify:
+            _log.warning(
+                "TLS certificate verification is OFF for this deployment (tls_verify: false)",
+                extra={"deployment": spec.name},
+            )
+        return verify
+    if not verify:
+        raise EngineNotAvailable(
+            f"deployment '{spec.name}': ca_bundle and tls_verify: false contradict each other"
+        )
+    try:
+        return upstream_context(Path(str(ca_bundle)))
+    except TlsError as error:
+        raise EngineNotAvailable(f"deployment '{spec.name}': {error}") from None
 
 
 def _rerank_api(spec: DeploymentSpec) -> RerankApi:
