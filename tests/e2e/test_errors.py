@@ -90,6 +90,7 @@ def test_unknown_model_gets_404(server: Server) -> None:
         ({**CHAT, "temperature": 5}, "temperature"),
         ({"model": "smollm2:135m"}, "messages"),
         ({**CHAT, "messages": []}, "messages"),
+        ({**CHAT, "messages": [{"role": "user", "content": "x"}] * 2049}, "messages"),
         ({**CHAT, "messages": [{"role": "user", "content": 42}]}, "messages[0].content"),
         ({**CHAT, "messages": [{"role": "wizard", "content": SECRET_INPUT}]}, "messages[0]"),
         ({**CHAT, "max_tokens": 0}, "max_tokens"),

@@ -1,8 +1,8 @@
 """Pure ASGI middleware (no per-request framework objects on the hot path).
 
-``RequestContextMiddleware`` is outermost: it assigns the request id, writes the access log (method,
-path, status, duration: never bodies or query strings) and turns any unhandled exception into an OpenAI
-style 500. ``BodySizeLimitMiddleware`` refuses oversize bodies with 413 before they are buffered.
+``RequestContextMiddleware`` is outermost: it assigns the request id, adds the security headers to
+every response, writes the access log (method, path, status, duration: never bodies or query strings)
+and turns any unhandled exception into an OpenAI style 500. ``BodySizeLimitMiddleware`` refuses oversize bodies with 413 before they are buffered.
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ _log = logging.getLogger("llmaas.access")
 _errors = logging.getLogger("llmaas.errors")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 _JSON = (b"content-type", b"application/json")
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+"""On every response: no MIME sniffing of an answer, no framing of a page, no URL leaking onward."""
 
 
 def _client_request_id(scope: Scope) -> str | None:
@@ -60,7 +66,7 @@ class RequestContextMiddleware:
             return
         request_id = _client_request_id(scope) or self._ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        headers = (*SECURITY_HEADERS, (b"x-request-id", request_id.encode()))
         started = time.perf_counter()
         status = 0
 
@@ -68,7 +74,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         try:

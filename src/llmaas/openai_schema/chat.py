@@ -11,6 +11,11 @@ from llmaas.openai_schema.base import WireObject, WireRequest, omitted_if_none
 from llmaas.openai_schema.generation import GenerationRequest
 from llmaas.openai_schema.usage import CompletionUsage
 
+MAX_MESSAGES = 2048
+"""Messages in one conversation: far above what any context holds, low enough that a request cannot
+make the gateway validate and template millions of tiny objects before the context check refuses it."""
+
+
 # --- request: content parts -------------------------------------------------------------------
 
 
@@ -206,7 +211,7 @@ ResponseFormat = Annotated[
 
 
 class ChatCompletionRequest(GenerationRequest):
-    messages: Annotated[list[Message], Field(min_length=1)]
+    messages: Annotated[list[Message], Field(min_length=1, max_length=MAX_MESSAGES)]
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
     logprobs: bool | None = None

@@ -88,3 +88,16 @@ async def test_an_oversize_body_is_refused_from_its_content_length() -> None:
     assert not reached
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["error"]["code"] == "payload_too_large"
+
+
+async def test_every_response_carries_the_security_headers() -> None:
+    async def ok_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    for app in (ok_app, failing_app):
+        start = (await call(RequestContextMiddleware(app)))[0]
+        headers = dict(start["headers"])
+        assert headers[b"x-content-type-options"] == b"nosniff"
+        assert headers[b"x-frame-options"] == b"DENY"
+        assert headers[b"referrer-policy"] == b"no-referrer"
