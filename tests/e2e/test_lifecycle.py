@@ -12,7 +12,7 @@ import httpx
 
 from tests.e2e.conftest import BIN, Server, free_port, wait_ready
 
-KEY = re.compile(r"sk-llmaas-[a-z0-9]{12}-[A-Za-z0-9]{40}")
+KEY = re.compile(r"sk-llmaas-[a-z0-9]{12}-[A-Za-z0-9]{46}")  # 40 random, then a 6-char checksum
 REMOTE_ONLY = """
 models:
   - id: remote-model
