@@ -76,15 +76,9 @@ def audit_list(
 def audit_export(after: AfterOption = 0) -> None:
     """Write every record as a JSON line on standard output."""
 
-    async def export(core: Core) -> int:
-        count = 0
-        start = after
-        while page := await core.audit.records(after=start, limit=1000):
-            for record in page:
-                sys.stdout.write(json.dumps(record_json(record), ensure_ascii=False) + "\n")
-            count += len(page)
-            start = page[-1].sequence
-        return count
+    async def export(core: Core) -> None:
+        async for record in core.audit.all_records(after=after):
+            sys.stdout.write(json.dumps(record_json(record), ensure_ascii=False) + "\n")
 
     run_with_core(export)
 

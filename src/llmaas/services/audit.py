@@ -8,7 +8,7 @@ prices) and never hold a secret: a key's hash is not a summary.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from llmaas.domain.api_keys import ApiKeyRecord
@@ -80,13 +80,16 @@ class AuditTrail:
         async with self._unit_of_work() as uow:
             return await uow.audit.list(after=after, limit=limit)
 
+    async def all_records(self, *, after: int = 0) -> AsyncIterator[AuditRecord]:
+        """Every record from ``after + 1`` on, read a page at a time."""
+        while page := await self.records(after=after, limit=PAGE):
+            for record in page:
+                yield record
+            after = page[-1].sequence
+
     async def verify(self) -> tuple[int, list[ChainBreak]]:
         """How many records were checked, and every break found."""
-        records: list[AuditRecord] = []
-        after = 0
-        while page := await self.records(after=after, limit=PAGE):
-            records.extend(page)
-            after = page[-1].sequence
+        records = [record async for record in self.all_records()]
         return len(records), self._chain.verify(records)
 
 
