@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from llmaas.api.dependencies import ServicesDep
 from llmaas.services.status import LifecycleNotice, ModelStatus
@@ -22,6 +22,18 @@ router = APIRouter(tags=["Status"])
 
 _ATOM = "http://www.w3.org/2005/Atom"
 _NO_STORE = {"Cache-Control": "no-store"}
+
+
+class AtomResponse(Response):
+    """Only documents the feed's media type: FastAPI would otherwise claim JSON for it."""
+
+    media_type = "application/atom+xml"
+
+
+def _non_json(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+    }
 
 
 @router.get("/status", summary="Per-model availability and recent probe figures (JSON)")
@@ -36,7 +48,12 @@ async def status(services: ServicesDep) -> Response:
     return Response(orjson.dumps(body), media_type="application/json", headers=_NO_STORE)
 
 
-@router.get("/status.html", summary="Per-model availability and recent probe figures (page)")
+@router.get(
+    "/status.html",
+    summary="Per-model availability and recent probe figures (page)",
+    response_class=HTMLResponse,
+    responses=_non_json("text/html", "The status page."),
+)
 async def status_page(services: ServicesDep) -> Response:
     models = services.status.models()
     rows = "\n".join(_status_row(m) for m in models)
@@ -64,7 +81,12 @@ async def lifecycle(services: ServicesDep) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/lifecycle.atom", summary="Deprecations and retirements with their dates (Atom)")
+@router.get(
+    "/lifecycle.atom",
+    summary="Deprecations and retirements with their dates (Atom)",
+    response_class=AtomResponse,
+    responses=_non_json(AtomResponse.media_type, "An Atom feed, one entry per notice."),
+)
 async def lifecycle_atom(http: Request, services: ServicesDep) -> Response:
     notices = services.status.lifecycle()
     base = str(http.base_url).rstrip("/")

@@ -136,10 +136,11 @@ class ApiKeyService:
     async def rotate(self, key_id: str, *, grace: timedelta, by: Actor = SYSTEM) -> IssuedKey:
         if grace < timedelta(0) or grace > MAX_GRACE:
             raise InvalidRequest("The grace period must be between 0 and 30 days.", param="grace")
-        key = new_secret_for(key_id)
         now = self._clock.now()
         async with self._unit_of_work() as uow:
             current = await _active(uow, key_id)
+            # Only once the key is known to exist: the secret spells its id, which must be ASCII.
+            key = new_secret_for(current.id)
             record = dataclasses.replace(
                 current,
                 key_hash=self._hasher.hash(key),
