@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from llmaas.adapters.connection_limits import ConnectionLimits, LimitedHttpToolsProtocol
 from llmaas.adapters.model_config import ConfigError
 from llmaas.adapters.sql import schema
 from llmaas.adapters.tls import HSTS, ServerTls, TlsError, server_tls
@@ -99,10 +101,13 @@ def serve(
         raise fail(str(error)) from None
     _prepare_weights(backends)
     application: Any = create_app(configured, catalog=served, backends=backends)
-    http: Any = "httptools"
+    protocol: type[LimitedHttpToolsProtocol] = LimitedHttpToolsProtocol
     if served_tls is not None and served_tls.client_ca is not None:
         application = AdminClientCertificateGuard(application)
-        http = TlsScopeHttpToolsProtocol
+        protocol = TlsScopeHttpToolsProtocol
+    # uvicorn calls this with its own arguments for each connection (it types ``http`` as a class,
+    # but only ever calls it): the limits ride along.
+    http: Any = partial(protocol, limits=_connection_limits(configured))
     scheme = "https" if served_tls is not None else "http"
     console.print(
         f"llmaas listening on [bold]{scheme}://{configured.host}:{configured.port}/v1[/bold]"
@@ -122,6 +127,16 @@ def serve(
         else None,
         # Server-level headers: on every response, uvicorn's own 400s included, for no ASGI work.
         headers=[("strict-transport-security", HSTS)] if served_tls is not None else None,
+    )
+
+
+def _connection_limits(configured: Settings) -> ConnectionLimits:
+    return ConnectionLimits(
+        max_header_bytes=configured.max_header_bytes,
+        header_timeout=configured.header_timeout_seconds,
+        body_timeout=configured.body_timeout_seconds,
+        body_min_rate=configured.body_min_bytes_per_second,
+        send_timeout=configured.send_timeout_seconds,
     )
 
 

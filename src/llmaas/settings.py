@@ -54,6 +54,19 @@ class Settings(BaseSettings):
     """Largest decoded image a chat request may carry (413 ``image_too_large`` beyond). A data URL
     also counts against ``max_body_bytes``, which is the lower of the two by default."""
     max_images_per_request: int = Field(default=16, ge=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    """Request line and headers together (431 beyond): Node's and h11's default."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request's headers must arrive within this time of the connection opening (first request)
+    or of their first byte (later ones); 408 and disconnection otherwise (slow-client defence)."""
+    body_timeout_seconds: float = Field(default=20.0, gt=0)
+    body_min_bytes_per_second: float = Field(default=1024.0, ge=0)
+    """A body gets ``body_timeout_seconds``, plus one second per this many bytes received: a client
+    sending slower than that on average gets 408 and is disconnected (0: the whole body must arrive
+    within ``body_timeout_seconds``)."""
+    send_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A client that reads nothing of its response for this long is disconnected (a stream to it
+    would otherwise hold its backend slot)."""
     fetch_image_urls: bool = False
     """Fetch ``http(s)`` image URLs on the client's behalf (public addresses only, never private or
     loopback ones) and inline them; off, only ``data:`` URLs are accepted."""

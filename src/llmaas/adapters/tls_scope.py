@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, plus the ASGI ``tls`` scope extension.
+"""uvicorn's httptools protocol (with this server's connection limits), plus the ASGI ``tls`` scope
+extension.
 
 uvicorn (0.54) does not fill ``scope["extensions"]["tls"]``, so an ASGI application cannot tell
 whether the client presented a certificate. This subclass reads the connection's TLS state once, when
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from llmaas.adapters.connection_limits import LimitedHttpToolsProtocol
 
 _VERSIONS = {"TLSv1.3": 0x0304, "TLSv1.2": 0x0303}
 
@@ -46,7 +47,7 @@ def _subject(der: bytes) -> str:
     return x509.load_der_x509_certificate(der).subject.rfc4514_string()
 
 
-class TlsScopeHttpToolsProtocol(HttpToolsProtocol):
+class TlsScopeHttpToolsProtocol(LimitedHttpToolsProtocol):
     _tls: dict[object, object] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
