@@ -48,6 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "injection"
 CORPUS = FIXTURES / "corpus.jsonl"
 HANDWRITTEN = FIXTURES / "handwritten.jsonl"
+SUPPLEMENT = FIXTURES / "supplement.jsonl"
+"""Hand-written training and validation rows (benign prompts full of "ignore" and "system", French
+injections), which the packaged corpora lack; never part of an evaluation set."""
 METRICS = FIXTURES / "metrics.json"
 WEIGHTS = ROOT / "src" / "llmaas" / "adapters" / "guardrails" / WEIGHTS_FILE
 
@@ -85,11 +88,15 @@ def load_examples() -> list[Example]:
     corpus = [
         Example(r["text"], int(r["label"]), r["split"], r["source"]) for r in read_jsonl(CORPUS)
     ]
+    supplement = [
+        Example(r["text"], int(r["label"]), r["split"], "supplement")
+        for r in read_jsonl(SUPPLEMENT)
+    ]
     extra = [
         Example(r["text"], int(r["label"]), r["set"], "handwritten")
         for r in read_jsonl(HANDWRITTEN)
     ]
-    return corpus + extra
+    return corpus + supplement + extra
 
 
 def embed_windows(examples: list[Example], windowing: Windowing, threads: int) -> CachedEmbedder:

@@ -24,6 +24,7 @@ from llmaas.adapters.backends.registry import (
     runs_in_process,
 )
 from llmaas.adapters.clock import SystemClock
+from llmaas.adapters.guardrails.layered import packaged_detector
 from llmaas.adapters.image_fetcher import AiohttpImageFetcher
 from llmaas.adapters.memory.counters import MemoryCounters
 from llmaas.adapters.model_config import ConfigError, load_served_catalog
@@ -56,6 +57,7 @@ from llmaas.services.container import Services
 from llmaas.services.embeddings import EmbeddingsService
 from llmaas.services.failover import Attempts
 from llmaas.services.fleet_admin import FleetAdmin
+from llmaas.services.guarding import Guarding, GuardSettings
 from llmaas.services.health import Probe, Readiness
 from llmaas.services.health_checks import HealthChecker
 from llmaas.services.images import ImageInliner, ImageLimits
@@ -253,6 +255,16 @@ def create_app(
         interval=settings.usage_flush_seconds,
     )
     metering = Metering(core.admission, writer, core.clock)
+    guarding = Guarding(
+        packaged_detector(classifier=settings.guardrail_classifier),
+        core.clock,
+        GuardSettings(
+            default_policy=settings.guardrail_policy,
+            repeat_limit=settings.guardrail_repeat_limit,
+            repeat_window_seconds=settings.guardrail_repeat_window_seconds,
+        ),
+        on_verdict=metrics.guard_verdict,
+    )
 
     async def database_ready() -> bool:
         async with core.engine.connect() as connection:
@@ -270,7 +282,9 @@ def create_app(
     )
     services = Services(
         authenticator=core.authenticator,
-        completions=CompletionsService(router, metering, attempts, image_inliner(settings)),
+        completions=CompletionsService(
+            router, metering, attempts, image_inliner(settings), guarding
+        ),
         embeddings=EmbeddingsService(router, metering, attempts),
         rerank=RerankService(router, metering, attempts),
         catalog=CatalogService(router),

@@ -19,6 +19,7 @@ from llmaas.cli_options import (
     ExpiresOption,
     Expiry,
     GraceOption,
+    GuardrailOption,
     JsonOption,
     LimitOptions,
     MaxConcurrentOption,
@@ -29,6 +30,7 @@ from llmaas.cli_options import (
     RpmOption,
     TpmOption,
     cli_actor,
+    guardrail_changes,
 )
 from llmaas.cli_runtime import console, print_json, run_with_core, usage_error
 from llmaas.cli_views import KEY_COLUMNS, fields_table, key_fields, key_json, key_row, table
@@ -62,6 +64,7 @@ def keys_create(
     models: ModelsOption = None,
     expires: ExpiresOption = None,
     admin: Annotated[bool, typer.Option(help="An administrator key.")] = False,
+    guardrail: GuardrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create an API key with its own limits; its secret is printed once."""
@@ -77,6 +80,7 @@ def keys_create(
             allowed_models=models.models if models is not None else None,
             expires_at=expires.resolve(core.clock.now()) if expires is not None else None,
             limits=limits,
+            guardrail_policy=guardrail.policy() if guardrail is not None else None,
             by=cli_actor(),
         )
 
@@ -127,15 +131,17 @@ def keys_update(
     budget: BudgetOption = None,
     models: ModelsOption = None,
     expires: ExpiresOption = None,
+    guardrail: GuardrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a key's name, models, limits or expiry; what is not given stays as it is."""
+    """Change a key's name, models, limits, expiry or guardrail; what is not given stays as it is."""
     limits = LimitOptions(rpm, tpm, output_per_hour, output_per_day, max_concurrent, budget)
-    if name is None and models is None and expires is None and not limits.given:
+    nothing = name is None and models is None and expires is None and guardrail is None
+    if nothing and not limits.given:
         raise usage_error("Nothing to change: give at least one option (see --help).")
 
     async def update(core: Core) -> ApiKeyRecord:
-        changes = _key_changes(name, models, expires, core)
+        changes = {**_key_changes(name, models, expires, core), **guardrail_changes(guardrail)}
         if limits.given:
             changes["limits"] = limits.applied_to((await core.api_keys.get(key_id)).limits)
         return await core.api_keys.update(key_id, by=cli_actor(), **changes)

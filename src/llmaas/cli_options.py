@@ -14,11 +14,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from llmaas.domain.audit import Actor
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 from llmaas.domain.money import eur_to_micros
 from llmaas.domain.usage_reports import GroupBy
@@ -289,6 +291,33 @@ GraceOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
+
+
+class GuardrailChoice(StrEnum):
+    """``--guardrail``: a policy, or ``inherit`` to clear one."""
+
+    BLOCK = "block"
+    FLAG = "flag"
+    OFF = "off"
+    INHERIT = "inherit"
+
+    def policy(self) -> GuardPolicy | None:
+        return None if self is GuardrailChoice.INHERIT else GuardPolicy(self.value)
+
+
+GuardrailOption = Annotated[
+    GuardrailChoice | None,
+    typer.Option(
+        "--guardrail",
+        help="Prompt-injection guardrail: block, flag (serve, mark the response), off, or inherit "
+        "(key <- organization <- tier <- server).",
+        case_sensitive=False,
+    ),
+]
+
+
+def guardrail_changes(choice: GuardrailChoice | None) -> dict[str, Any]:
+    return {} if choice is None else {"guardrail_policy": choice.policy()}
 
 
 def cli_actor() -> Actor:

@@ -14,6 +14,7 @@ from rich.text import Text
 from llmaas.app import Core
 from llmaas.cli_options import (
     BudgetOption,
+    GuardrailOption,
     JsonOption,
     LimitOptions,
     LimitValue,
@@ -27,6 +28,7 @@ from llmaas.cli_options import (
     cli_actor,
     eur_limit_option,
     eur_option,
+    guardrail_changes,
 )
 from llmaas.cli_runtime import console, print_json, run_with_core, usage_error
 from llmaas.cli_views import (
@@ -108,6 +110,7 @@ def orgs_create(
             help="Sovereignty: only from deployments holding this certification (repeatable).",
         ),
     ] = None,
+    guardrail: GuardrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create an organization on a tier, with optional contract overrides."""
@@ -124,6 +127,7 @@ def orgs_create(
             allowed_models=models.models if models is not None else None,
             initial_credit_micros=credit,
             data_policy=DataPolicy.of(countries or (), certifications or ()),
+            guardrail_policy=guardrail.policy() if guardrail is not None else None,
             by=cli_actor(),
         )
 
@@ -185,11 +189,16 @@ def orgs_update(
     max_concurrent: MaxConcurrentOption = None,
     budget: BudgetOption = None,
     models: ModelsOption = None,
+    guardrail: GuardrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change an organization's name, tier, contract overrides or models."""
+    """Change an organization's name, tier, contract overrides, models or guardrail."""
     overrides = LimitOptions(rpm, tpm, output_per_hour, output_per_day, max_concurrent, budget)
-    changes = {**_given(name=name, tier_id=tier), **_models(models)}
+    changes = {
+        **_given(name=name, tier_id=tier),
+        **_models(models),
+        **guardrail_changes(guardrail),
+    }
     if not changes and not overrides.given:
         raise usage_error("Nothing to change: give at least one option (see --help).")
 
@@ -283,6 +292,7 @@ def tiers_create(
     max_concurrent: MaxConcurrentOption = None,
     budget: BudgetOption = None,
     models: ModelsOption = None,
+    guardrail: GuardrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a tier (a prepaid one when --purchase-credit-eur is given)."""
@@ -295,6 +305,7 @@ def tiers_create(
         purchase_credit_micros=purchase_credit.value if purchase_credit is not None else None,
         allowed_models=models.models if models is not None else None,
         description=description or "",
+        guardrail_policy=guardrail.policy() if guardrail is not None else None,
     )
 
     async def create(core: Core) -> Tier:
@@ -316,11 +327,16 @@ def tiers_update(
     max_concurrent: MaxConcurrentOption = None,
     budget: BudgetOption = None,
     models: ModelsOption = None,
+    guardrail: GuardrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a tier; every organization on it gets the new limits within seconds."""
     limits = LimitOptions(rpm, tpm, output_per_hour, output_per_day, max_concurrent, budget)
-    changes = {**_given(name=name, description=description), **_models(models)}
+    changes = {
+        **_given(name=name, description=description),
+        **_models(models),
+        **guardrail_changes(guardrail),
+    }
     if purchase_credit is not None:
         changes["purchase_credit_micros"] = purchase_credit.value
     if not changes and not limits.given:

@@ -81,6 +81,7 @@ def key_json(record: ApiKeyRecord) -> dict[str, object]:
         "expires_at": when(record.expires_at),
         "revoked_at": when(record.revoked_at),
         "previous_valid_until": when(record.previous_valid_until),
+        "guardrail": record.guardrail_policy,
     }
 
 
@@ -96,6 +97,7 @@ def organization_json(organization: Organization) -> dict[str, object]:
         "data_policy": organization.data_policy.to_json(),
         "created_at": organization.created_at.isoformat(),
         "disabled_at": when(organization.disabled_at),
+        "guardrail": organization.guardrail_policy,
     }
 
 
@@ -113,6 +115,7 @@ def tier_json(tier: Tier) -> dict[str, object]:
         ),
         "prepaid": tier.prepaid,
         "models": models_json(tier.allowed_models),
+        "guardrail": tier.guardrail_policy,
     }
 
 
@@ -161,6 +164,7 @@ def key_fields(record: ApiKeyRecord) -> list[tuple[str, str]]:
         ("expires", short_when(record.expires_at) or "never"),
         ("revoked", short_when(record.revoked_at) or "no"),
         ("old secret valid until", short_when(record.previous_valid_until) or "-"),
+        ("guardrail", record.guardrail_policy or "inherited"),
     ]
 
 

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from llmaas.domain.guardrails import GuardPolicy
+
 
 def _default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
@@ -98,6 +100,16 @@ class Settings(BaseSettings):
     location_operator: str | None = None
     location_certifications: list[str] = []
     """Certifications of this site (``["SecNumCloud"]``; as JSON in the environment)."""
+    guardrail_policy: GuardPolicy = GuardPolicy.BLOCK
+    """What the prompt-injection guard does where a key, its organization and its tier set nothing:
+    ``block`` (400 ``prompt_injection_detected``), ``flag`` (served, with an ``x-llmaas-guardrail``
+    header) or ``off``."""
+    guardrail_classifier: bool = True
+    """Run the learned classifier after the pattern layers (about 0.2 ms per chat message)."""
+    guardrail_repeat_limit: int = Field(default=30, ge=1)
+    """Identical prompts one key may send within ``guardrail_repeat_window_seconds`` before the next
+    ones are treated as a flood (a ``repeated_prompt`` finding)."""
+    guardrail_repeat_window_seconds: float = Field(default=60.0, gt=0)
     metrics_enabled: bool = True
     """Serve Prometheus metrics on ``/metrics``."""
     log_level: str = "info"

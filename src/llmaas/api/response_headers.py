@@ -6,6 +6,8 @@
   it from the API, not from an e-mail they missed.
 - ``x-llmaas-backend``: which engine and machine served it (``vllm/gpu-1``).
 - ``x-llmaas-redirected-from``: the retired model whose call its replacement served.
+- ``x-llmaas-guardrail``: under a ``flag`` policy, the prompt-injection threats found in a request
+  that was served anyway (``flagged; threats=instruction_override,prompt_extraction``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def response_headers(ctx: RequestContext) -> dict[str, str]:
             headers.update(deprecation_headers(route.deprecated))
         if route.redirected_from is not None:
             headers["x-llmaas-redirected-from"] = route.redirected_from
+    if ctx.guard is not None and ctx.guard.detected:
+        headers["x-llmaas-guardrail"] = f"flagged; threats={','.join(ctx.guard.threats)}"
     if ctx.deployment is not None:
         headers["x-llmaas-backend"] = f"{ctx.deployment.engine}/{ctx.deployment.machine_name}"
     return headers

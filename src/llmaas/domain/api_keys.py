@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 from llmaas.domain.secrets import Secret
 from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
@@ -57,6 +58,8 @@ class ApiKeyRecord:
     """After a rotation, the old secret's hash: still accepted until ``previous_valid_until``."""
     previous_valid_until: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    guardrail_policy: GuardPolicy | None = None
+    """This key's guardrail policy, over its organization's; ``None`` keeps the organization's."""
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None:

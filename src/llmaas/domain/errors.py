@@ -50,6 +50,13 @@ class UnsupportedParameter(InvalidRequest):
     default_code = "unsupported_parameter"
 
 
+class PromptInjectionDetected(InvalidRequest):
+    """The guardrail found an injection and the caller's policy blocks: the message names the
+    threats and the fields, never the text."""
+
+    default_code = "prompt_injection_detected"
+
+
 class ContextLengthExceeded(InvalidRequest):
     default_code = "context_length_exceeded"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 from llmaas.domain.locations import NO_POLICY, DataPolicy
 from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
@@ -29,6 +30,8 @@ class Principal:
     """Prepaid credit bought so far (all time) when the tier is prepaid; ``None`` when invoiced."""
     data_policy: DataPolicy = NO_POLICY
     """The organization's sovereignty requirements: routing never leaves them."""
+    guard_policy: GuardPolicy | None = None
+    """The key's, else the organization's, else the tier's guardrail policy; ``None``: the server's."""
 
     def may_use(self, model_id: str) -> bool:
         return self.allowed_models is None or model_id in self.allowed_models

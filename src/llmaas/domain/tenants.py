@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 from llmaas.domain.locations import NO_POLICY, DataPolicy
 
@@ -26,6 +27,8 @@ class Tier:
     """What a customer buys up front to join a prepaid tier; ``None`` for tiers billed monthly."""
     allowed_models: frozenset[str] | None = None
     description: str = ""
+    guardrail_policy: GuardPolicy | None = None
+    """What the prompt-injection guard does for its organizations' keys; ``None``: the server's."""
 
     @property
     def prepaid(self) -> bool:
@@ -46,6 +49,8 @@ class Organization:
     data_policy: DataPolicy = NO_POLICY
     """Sovereignty: the countries and certifications its requests' deployments must have."""
     disabled_at: datetime | None = None
+    guardrail_policy: GuardPolicy | None = None
+    """The contract's guardrail policy, over the tier's; ``None`` keeps the tier's."""
 
     def effective_limits(self, tier: Tier) -> Limits:
         return tier.limits.overridden_by(self.overrides)

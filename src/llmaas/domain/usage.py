@@ -30,6 +30,8 @@ class Outcome(StrEnum):
     OK = "ok"
     CLIENT_DISCONNECTED = "client_disconnected"
     FAILED = "failed"
+    BLOCKED = "blocked"
+    """Refused by the prompt-injection guardrail after admission: nothing generated, nothing billed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from llmaas import __version__
+from llmaas.domain.guardrails import Verdict
 from llmaas.domain.usage import UsageEvent
 
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -286,6 +287,13 @@ class PrometheusMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self._guardrail = Counter(
+            "llmaas_guardrail_detections",
+            "Requests in which the prompt-injection guard found a threat, by threat and by what the "
+            "caller's policy did (flag or block).",
+            ("threat", "action"),
+            registry=registry,
+        )
         build = Gauge(
             "llmaas_build_info", "The running llmaas version.", ("version",), registry=registry
         )
@@ -307,6 +315,11 @@ class PrometheusMetrics:
         _increment(self._audio, {key: ms / 1000 for key, ms in totals.audio_ms.items()})
         _observe_all(self._duration, totals.durations)
         _observe_all(self._first_token, totals.first_tokens)
+
+    def guard_verdict(self, verdict: Verdict) -> None:
+        """Counts one request's findings: threat names only, never where or what."""
+        for threat in verdict.threats:
+            self._guardrail.labels(threat.value, verdict.policy.value).inc()
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self._exposed), CONTENT_TYPE_LATEST

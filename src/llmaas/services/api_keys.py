@@ -17,6 +17,7 @@ from typing import Any
 from llmaas.domain.api_keys import ApiKeyRecord, KeyHasher, generate_key, new_secret_for
 from llmaas.domain.audit import SYSTEM, Actor, AuditAction
 from llmaas.domain.errors import InvalidRequest, NotFound, echoed_id
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 from llmaas.domain.secrets import Secret
 from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
@@ -75,6 +76,7 @@ class ApiKeyService:
         allowed_models: Iterable[str] | None = None,
         expires_at: datetime | None = None,
         limits: Limits | None = None,
+        guardrail_policy: GuardPolicy | None = None,
         by: Actor = SYSTEM,
     ) -> IssuedKey:
         name = _checked_name(name)
@@ -90,6 +92,7 @@ class ApiKeyService:
             expires_at=expires_at,
             organization_id=organization_id,
             limits=limits or Limits(),
+            guardrail_policy=guardrail_policy,
         )
         async with self._unit_of_work() as uow:
             if await uow.organizations.get(organization_id) is None:
@@ -114,8 +117,9 @@ class ApiKeyService:
             )
 
     async def update(self, key_id: str, *, by: Actor = SYSTEM, **changes: Any) -> ApiKeyRecord:
-        """Change the name, allowed models, limits or expiry; the secret and owner stay."""
-        allowed = {"name", "allowed_models", "limits", "expires_at"}
+        """Change the name, allowed models, limits, expiry or guardrail policy; the secret and owner
+        stay."""
+        allowed = {"name", "allowed_models", "limits", "expires_at", "guardrail_policy"}
         unknown = set(changes) - allowed
         if unknown:
             raise InvalidRequest(f"Cannot change {sorted(unknown)} of a key.")

@@ -101,12 +101,13 @@ def key_summary(record: ApiKeyRecord) -> dict[str, Any]:
         "allowed_models": sorted(record.allowed_models) if record.allowed_models else None,
         "expires_at": record.expires_at.isoformat() if record.expires_at else None,
         "limits": limits_summary(record.limits),
+        "guardrail_policy": record.guardrail_policy,
     }
 
 
 def tier_summary(tier: Tier) -> dict[str, Any]:
     summary = {
-        field.name: _plain(getattr(tier, field.name))
+        field.name: plain(getattr(tier, field.name))
         for field in dataclasses.fields(tier)
         if field.name != "limits"
     }
@@ -115,7 +116,7 @@ def tier_summary(tier: Tier) -> dict[str, Any]:
 
 def organization_summary(organization: Organization) -> dict[str, Any]:
     summary = {
-        field.name: _plain(getattr(organization, field.name))
+        field.name: plain(getattr(organization, field.name))
         for field in dataclasses.fields(organization)
         if field.name not in ("overrides", "created_at")
     }
@@ -138,16 +139,16 @@ def changed(
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-friendly: sets sorted, dates as ISO text, nested dataclasses as dicts."""
     if isinstance(value, frozenset | set):
         return sorted(str(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+        return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     return value

@@ -152,4 +152,7 @@ def principal_of(record: ApiKeyRecord, organization: Organization, tier: Tier) -
         organization_limits=organization.effective_limits(tier),
         credit_micros=organization.credit_granted_micros if tier.prepaid else None,
         data_policy=organization.data_policy,
+        guard_policy=record.guardrail_policy
+        or organization.guardrail_policy
+        or tier.guardrail_policy,
     )

@@ -1,12 +1,13 @@
 """Chat and text completions: the request pipeline, top to bottom.
 
     authenticate (done at the edge) -> route -> check features -> inline images (``images.py``)
-    -> context window -> admit -> call backend -> meter
+    -> context window -> admit -> guard -> call backend -> meter
 
 Admission reserves the request's worst case against every limit before an engine is involved; metering
 settles that reservation to the actual usage in a ``finally``, so a client that disconnects mid-stream is
 charged for what was generated, an engine failure releases the reservation, and the engine's work is
-cancelled. Guarding (prompt injection) will slot in between admission and routing.
+cancelled. Guarding (prompt injection, ``guarding.py``) runs right after admission, so a blocked
+request still counts against the caller's request rate, and before any engine sees the text.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from llmaas.domain.errors import InvalidRequest
+from llmaas.domain.errors import InvalidRequest, PromptInjectionDetected
+from llmaas.domain.guardrails import Verdict
 from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.principals import Principal
 from llmaas.domain.quotas import Demand, RateLimitStatus
@@ -38,6 +40,7 @@ from llmaas.services.context_window import check_chat_window, check_completion_w
 from llmaas.services.demand import chat_demand, completion_demand
 from llmaas.services.failover import Attempts, aclose_stream
 from llmaas.services.fleet import Deployment
+from llmaas.services.guarding import Guarding, ScannedText, chat_texts, completion_texts
 from llmaas.services.images import ImageInliner, ImageLimits
 from llmaas.services.metering import Meter, Metering
 from llmaas.services.routing import Route, Router, require
@@ -55,6 +58,8 @@ class RequestContext:
     """Set by routing: the edge turns a deprecation into ``Deprecation``/``Sunset`` headers."""
     deployment: DeploymentSpec | None = None
     """What served the request, for the ``x-llmaas-backend`` header."""
+    guard: Verdict | None = None
+    """Set by guarding: a flagged request's ``x-llmaas-guardrail`` header."""
 
     def served_by(self, deployment: Deployment) -> BackendInfo:
         self.deployment = deployment.spec
@@ -87,11 +92,13 @@ class CompletionsService:
         metering: Metering,
         attempts: Attempts,
         images: ImageInliner | None = None,
+        guarding: Guarding | None = None,
     ) -> None:
         self._router = router
         self._metering = metering
         self._attempts = attempts
         self._images = images if images is not None else ImageInliner(ImageLimits())
+        self._guarding = guarding
 
     def _route(self, ctx: RequestContext, name: str, capability: Capability) -> Route:
         ctx.route = self._router.resolve(ctx.principal, name, capability)
@@ -108,6 +115,7 @@ class CompletionsService:
             "chat.completions",
             chat_demand(route.model, request, ctx.body_bytes, images),
         )
+        await self._guard(ctx, meter, chat_texts(request))
         return await self._call(ctx, meter, route, lambda b: b.chat(request))
 
     async def chat_stream(
@@ -125,6 +133,7 @@ class CompletionsService:
             chat_demand(route.model, request, ctx.body_bytes, images),
             streamed=True,
         )
+        await self._guard(ctx, meter, chat_texts(request))
         upstream = request.model_copy(
             update={"stream_options": _with_usage(request.stream_options)}
         )
@@ -144,6 +153,7 @@ class CompletionsService:
         meter = await self._admit(
             ctx, route, "completions", completion_demand(route.model, request, ctx.body_bytes)
         )
+        await self._guard(ctx, meter, completion_texts(request))
         return await self._call(ctx, meter, route, lambda b: b.complete(request))
 
     async def complete_stream(
@@ -159,6 +169,7 @@ class CompletionsService:
             completion_demand(route.model, request, ctx.body_bytes),
             streamed=True,
         )
+        await self._guard(ctx, meter, completion_texts(request))
         upstream = request.model_copy(
             update={"stream_options": _with_usage(request.stream_options)}
         )
@@ -185,6 +196,20 @@ class CompletionsService:
         )
         ctx.rate_limits = meter.reservation.status
         return meter
+
+    async def _guard(self, ctx: RequestContext, meter: Meter, texts: Sequence[ScannedText]) -> None:
+        """A blocked request is settled at once: its reservation released, its refusal recorded."""
+        if self._guarding is None:
+            return
+        try:
+            ctx.guard = await self._guarding.inspect(ctx.principal, texts)
+        except PromptInjectionDetected:
+            meter.outcome = Outcome.BLOCKED
+            meter.finish()
+            raise
+        except BaseException:
+            meter.finish()
+            raise
 
     async def _call(
         self,

@@ -13,6 +13,7 @@ from typing import Any
 
 from llmaas.domain.audit import SYSTEM, Actor, AuditAction
 from llmaas.domain.errors import InvalidRequest, NotFound, echoed_id
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 from llmaas.domain.locations import NO_POLICY, DataPolicy
 from llmaas.domain.tenants import TIER_ID_PATTERN, Organization, Tier
@@ -106,6 +107,7 @@ class TenantService:
         allowed_models: frozenset[str] | None = None,
         initial_credit_micros: int | None = None,
         data_policy: DataPolicy | None = None,
+        guardrail_policy: GuardPolicy | None = None,
         by: Actor = SYSTEM,
     ) -> Organization:
         """A prepaid tier's organization starts with the tier's purchase credit unless told
@@ -127,6 +129,7 @@ class TenantService:
                 overrides=overrides or Limits(),
                 allowed_models=allowed_models,
                 data_policy=data_policy or NO_POLICY,
+                guardrail_policy=guardrail_policy,
             )
             await uow.organizations.add(organization)
             credit = (

@@ -53,6 +53,7 @@ async def test_tiers_are_listed_created_read_and_patched(
                     "purchase_credit_eur": "99.990001",
                     "allowed_models": ["m-b", "m-a"],
                     "limits": {"monthly_budget_eur": 500, "requests_per_minute": 60},
+                    "guardrail_policy": "flag",
                 },
             ),
             201,
@@ -73,6 +74,7 @@ async def test_tiers_are_listed_created_read_and_patched(
                 "max_concurrent_requests": None,
                 "monthly_budget_eur": "500.00",
             },
+            "guardrail_policy": "flag",
         }
         assert await _ok(await client.get(f"{ADMIN}/tiers/startup")) == created
 
@@ -84,9 +86,11 @@ async def test_tiers_are_listed_created_read_and_patched(
                     "description": "For small teams",
                     "purchase_credit_eur": None,
                     "limits": {"monthly_budget_eur": "750.5"},
+                    "guardrail_policy": None,
                 },
             )
         )
+        assert patched["guardrail_policy"] is None  # null: back to the server's policy
         assert patched["description"] == "For small teams"
         assert patched["prepaid"] is False
         assert patched["purchase_credit_eur"] is None
@@ -95,6 +99,8 @@ async def test_tiers_are_listed_created_read_and_patched(
         assert patched["allowed_models"] == ["m-a", "m-b"]
         assert await _ok(await client.get(f"{ADMIN}/tiers/startup")) == patched
 
+        unknown = await client.patch(f"{ADMIN}/tiers/startup", json={"guardrail_policy": "maybe"})
+        assert _error(unknown, 400)["param"] == "guardrail_policy"
         duplicate = await client.post(f"{ADMIN}/tiers", json={"id": "startup", "name": "Again"})
         assert _error(duplicate, 400)["param"] == "id"
         assert _error(await client.get(f"{ADMIN}/tiers/nope"), 404)["code"] == "not_found"

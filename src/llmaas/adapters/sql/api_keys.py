@@ -13,7 +13,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from llmaas.adapters.sql.columns import limits_from, models_from_json, models_to_json
+from llmaas.adapters.sql.columns import (
+    guard_policy_from,
+    limits_from,
+    models_from_json,
+    models_to_json,
+)
 from llmaas.adapters.sql.tables import api_keys
 from llmaas.domain.api_keys import ApiKeyRecord
 
@@ -73,6 +78,7 @@ def _values(record: ApiKeyRecord) -> dict[str, Any]:
         "organization_id": record.organization_id,
         "previous_key_hash": record.previous_key_hash,
         "previous_valid_until": record.previous_valid_until,
+        "guardrail_policy": record.guardrail_policy,
         **record.limits.as_dict(),
     }
 
@@ -91,4 +97,5 @@ def _record(row: RowMapping) -> ApiKeyRecord:
         limits=limits_from(row),
         previous_key_hash=row["previous_key_hash"],
         previous_valid_until=row["previous_valid_until"],
+        guardrail_policy=guard_policy_from(row["guardrail_policy"]),
     )

@@ -16,6 +16,7 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime
 from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.types import TypeDecorator
 
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 
 LIMIT_COLUMNS: tuple[str, ...] = tuple(item.name for item in fields(Limits))
@@ -63,3 +64,7 @@ def models_to_json(models: frozenset[str] | None) -> list[str] | None:
 
 def models_from_json(value: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(value) if value is not None else None
+
+
+def guard_policy_from(value: str | None) -> GuardPolicy | None:
+    return GuardPolicy(value) if value is not None else None

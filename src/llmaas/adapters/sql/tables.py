@@ -36,6 +36,9 @@ metadata = MetaData(
 TENANT_ID = String(63)
 """Tier and organization ids: ``domain.tenants.TIER_ID_PATTERN`` allows at most 63 characters."""
 
+GUARD_POLICY = String(8)
+"""``off``, ``flag`` or ``block``; NULL inherits (key <- organization <- tier <- server)."""
+
 tiers = Table(
     "tiers",
     metadata,
@@ -45,6 +48,7 @@ tiers = Table(
     Column("purchase_credit_micros", BigInteger, nullable=True),
     Column("allowed_models", models_json(), nullable=True),
     *limit_columns(),
+    Column("guardrail_policy", GUARD_POLICY, nullable=True),
     Column("created_at", UtcDateTime, nullable=False, server_default=func.now()),
     Column("updated_at", UtcDateTime, nullable=False, server_default=func.now()),
 )
@@ -61,6 +65,7 @@ organizations = Table(
     Column("data_policy", JSON, nullable=False, server_default="{}"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("disabled_at", UtcDateTime, nullable=True),
+    Column("guardrail_policy", GUARD_POLICY, nullable=True),
 )
 
 credit_ledger = Table(
@@ -97,6 +102,7 @@ api_keys = Table(
     *limit_columns(),
     Column("previous_key_hash", String(64), nullable=True),
     Column("previous_valid_until", UtcDateTime, nullable=True),
+    Column("guardrail_policy", GUARD_POLICY, nullable=True),
 )
 
 # Usage tables carry no foreign keys on purpose: metering must never fail (and lose a batch) because

@@ -13,7 +13,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from llmaas.adapters.sql.columns import limits_from, models_from_json, models_to_json
+from llmaas.adapters.sql.columns import (
+    guard_policy_from,
+    limits_from,
+    models_from_json,
+    models_to_json,
+)
 from llmaas.adapters.sql.tables import credit_ledger, organizations, tiers
 from llmaas.domain.locations import DataPolicy
 from llmaas.domain.tenants import Organization, Tier
@@ -104,6 +109,7 @@ def _tier_values(tier: Tier) -> dict[str, Any]:
         "description": tier.description,
         "purchase_credit_micros": tier.purchase_credit_micros,
         "allowed_models": models_to_json(tier.allowed_models),
+        "guardrail_policy": tier.guardrail_policy,
         **tier.limits.as_dict(),
     }
 
@@ -116,6 +122,7 @@ def _tier(row: RowMapping) -> Tier:
         purchase_credit_micros=row["purchase_credit_micros"],
         allowed_models=models_from_json(row["allowed_models"]),
         description=row["description"],
+        guardrail_policy=guard_policy_from(row["guardrail_policy"]),
     )
 
 
@@ -128,6 +135,7 @@ def _organization_values(organization: Organization) -> dict[str, Any]:
         "data_policy": organization.data_policy.to_json(),
         "created_at": organization.created_at,
         "disabled_at": organization.disabled_at,
+        "guardrail_policy": organization.guardrail_policy,
         **organization.overrides.as_dict(),
     }
 
@@ -143,4 +151,5 @@ def _organization(row: RowMapping) -> Organization:
         credit_granted_micros=int(row["credit_granted_micros"]),
         data_policy=DataPolicy.from_json(row["data_policy"]),
         disabled_at=row["disabled_at"],
+        guardrail_policy=guard_policy_from(row["guardrail_policy"]),
     )

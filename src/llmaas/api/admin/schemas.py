@@ -28,6 +28,7 @@ from llmaas.api.admin.values import (
 )
 from llmaas.domain.api_keys import ApiKeyRecord
 from llmaas.domain.audit import AuditRecord
+from llmaas.domain.guardrails import GuardPolicy
 from llmaas.domain.limits import Limits
 from llmaas.domain.locations import DataPolicy
 from llmaas.domain.money import format_eur
@@ -61,6 +62,13 @@ class DataPolicyOut(ResponseModel):
         return cls(**policy.to_json())
 
 
+GUARDRAIL_POLICY = (
+    "What the prompt-injection guardrail does: `block` (400 `prompt_injection_detected`), `flag` "
+    "(served, with an `x-llmaas-guardrail` header) or `off`. Null inherits: a key its "
+    "organization's, an organization its tier's, a tier the server's (`block` by default)."
+)
+
+
 # --- tiers -------------------------------------------------------------------------------------
 
 
@@ -73,6 +81,7 @@ class TierCreate(RequestModel):
     )
     allowed_models: ModelIds | None = None
     limits: LimitsIn | None = None
+    guardrail_policy: GuardPolicy | None = Field(default=None, description=GUARDRAIL_POLICY)
 
     def to_tier(self) -> Tier:
         return Tier(
@@ -82,6 +91,7 @@ class TierCreate(RequestModel):
             purchase_credit_micros=self.purchase_credit_eur,
             allowed_models=model_set(self.allowed_models),
             description=self.description,
+            guardrail_policy=self.guardrail_policy,
         )
 
 
@@ -91,6 +101,7 @@ class TierUpdate(RequestModel):
     purchase_credit_eur: EurMicros | None = None
     allowed_models: ModelIds | None = None
     limits: LimitsIn | None = None
+    guardrail_policy: GuardPolicy | None = Field(default=None, description=GUARDRAIL_POLICY)
 
     def changes(self, current: Tier) -> dict[str, Any]:
         sent = self.model_fields_set
@@ -105,6 +116,8 @@ class TierUpdate(RequestModel):
             changes["allowed_models"] = model_set(self.allowed_models)
         if "limits" in sent:
             changes["limits"] = patched_limits(current.limits, self.limits)
+        if "guardrail_policy" in sent:
+            changes["guardrail_policy"] = self.guardrail_policy
         return changes
 
 
@@ -117,6 +130,7 @@ TIER_EXAMPLE: dict[str, Any] = {
     "purchase_credit_eur": "200.00",
     "allowed_models": None,
     "limits": LIMITS_EXAMPLE,
+    "guardrail_policy": None,
 }
 
 
@@ -131,6 +145,7 @@ class TierOut(ResponseModel):
     purchase_credit_eur: str | None
     allowed_models: list[str] | None
     limits: LimitsOut
+    guardrail_policy: GuardPolicy | None = Field(description=GUARDRAIL_POLICY)
 
     @classmethod
     def of(cls, tier: Tier) -> TierOut:
@@ -142,6 +157,7 @@ class TierOut(ResponseModel):
             purchase_credit_eur=eur(tier.purchase_credit_micros),
             allowed_models=model_list(tier.allowed_models),
             limits=LimitsOut.of(tier.limits),
+            guardrail_policy=tier.guardrail_policy,
         )
 
 
@@ -167,9 +183,11 @@ class OrganizationCreate(RequestModel):
         default=None, description="Defaults to the tier's purchase credit when it is prepaid."
     )
     data_policy: DataPolicyIn | None = None
+    guardrail_policy: GuardPolicy | None = Field(default=None, description=GUARDRAIL_POLICY)
 
     def arguments(self) -> dict[str, Any]:
         return {
+            "guardrail_policy": self.guardrail_policy,
             "overrides": self.limits.to_limits() if self.limits is not None else None,
             "allowed_models": model_set(self.allowed_models),
             "initial_credit_micros": self.initial_credit_eur,
@@ -184,6 +202,7 @@ class OrganizationUpdate(RequestModel):
     allowed_models: ModelIds | None = None
     data_policy: DataPolicyIn | None = None
     disabled: bool | None = None
+    guardrail_policy: GuardPolicy | None = Field(default=None, description=GUARDRAIL_POLICY)
 
     def changes(self, current: Organization) -> dict[str, Any]:
         sent = self.model_fields_set
@@ -200,6 +219,8 @@ class OrganizationUpdate(RequestModel):
             changes["data_policy"] = (
                 self.data_policy.to_policy() if self.data_policy else DataPolicy()
             )
+        if "guardrail_policy" in sent:
+            changes["guardrail_policy"] = self.guardrail_policy
         return changes
 
 
@@ -224,6 +245,7 @@ ORGANIZATION_EXAMPLE: dict[str, Any] = {
     "credit_granted_eur": "200.00",
     "credit_spent_eur": "12.345678",
     "credit_balance_eur": "187.654322",
+    "guardrail_policy": "flag",
 }
 
 
@@ -245,6 +267,7 @@ class OrganizationOut(ResponseModel):
     credit_granted_eur: str = Field(description="Prepaid credit bought, all time.")
     credit_spent_eur: str = Field(description="Spend, all time.")
     credit_balance_eur: str | None = Field(description="Granted minus spent; null when invoiced.")
+    guardrail_policy: GuardPolicy | None = Field(description=GUARDRAIL_POLICY)
 
     @classmethod
     def of(cls, organization: Organization, tier: Tier, spent_micros: int) -> OrganizationOut:
@@ -264,6 +287,7 @@ class OrganizationOut(ResponseModel):
             credit_granted_eur=format_eur(granted),
             credit_spent_eur=format_eur(spent_micros),
             credit_balance_eur=eur(granted - spent_micros) if tier.prepaid else None,
+            guardrail_policy=organization.guardrail_policy,
         )
 
 
@@ -286,6 +310,7 @@ class KeyCreate(RequestModel):
     limits: LimitsIn | None = None
     expires_at: AwareDatetime | None = None
     is_admin: bool = False
+    guardrail_policy: GuardPolicy | None = Field(default=None, description=GUARDRAIL_POLICY)
 
     def arguments(self) -> dict[str, Any]:
         return {
@@ -294,6 +319,7 @@ class KeyCreate(RequestModel):
             "allowed_models": self.allowed_models,
             "expires_at": self.expires_at,
             "limits": self.limits.to_limits() if self.limits is not None else None,
+            "guardrail_policy": self.guardrail_policy,
         }
 
 
@@ -302,6 +328,7 @@ class KeyUpdate(RequestModel):
     allowed_models: ModelIds | None = None
     limits: LimitsIn | None = None
     expires_at: AwareDatetime | None = None
+    guardrail_policy: GuardPolicy | None = Field(default=None, description=GUARDRAIL_POLICY)
 
     def changes(self, current: ApiKeyRecord) -> dict[str, Any]:
         sent = self.model_fields_set
@@ -314,6 +341,8 @@ class KeyUpdate(RequestModel):
             changes["limits"] = patched_limits(current.limits, self.limits)
         if "expires_at" in sent:
             changes["expires_at"] = self.expires_at
+        if "guardrail_policy" in sent:
+            changes["guardrail_policy"] = self.guardrail_policy
         return changes
 
 
@@ -340,6 +369,7 @@ KEY_EXAMPLE: dict[str, Any] = {
     "expires_at": None,
     "revoked_at": None,
     "previous_secret_valid_until": None,
+    "guardrail_policy": None,
 }
 
 
@@ -360,6 +390,7 @@ class KeyOut(ResponseModel):
     previous_secret_valid_until: datetime | None = Field(
         description="After a rotation: until when the old secret is still accepted."
     )
+    guardrail_policy: GuardPolicy | None = Field(description=GUARDRAIL_POLICY)
 
     @classmethod
     def of(cls, record: ApiKeyRecord) -> KeyOut:
@@ -379,6 +410,7 @@ def _key_fields(record: ApiKeyRecord) -> dict[str, Any]:
         "expires_at": record.expires_at,
         "revoked_at": record.revoked_at,
         "previous_secret_valid_until": record.previous_valid_until,
+        "guardrail_policy": record.guardrail_policy,
     }
 
 
