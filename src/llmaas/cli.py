@@ -30,10 +30,14 @@ from llmaas.app import (
 from llmaas.cli_audit import audit_app
 from llmaas.cli_catalog import catalog_app
 from llmaas.cli_keys import keys_app
+from llmaas.cli_options import cli_actor
 from llmaas.cli_runtime import console, fail, print_json, run_with_core, settings
 from llmaas.cli_tenants import orgs_app, tiers_app
 from llmaas.cli_usage import usage
+from llmaas.domain.audit import Actor
+from llmaas.domain.catalog import Catalog
 from llmaas.observability.logging import configure_logging
+from llmaas.services.catalog_audit import CatalogAudit
 from llmaas.settings import Settings
 
 app = typer.Typer(help="llmaas: a sovereign, OpenAI-compatible LLM service.", no_args_is_help=True)
@@ -100,6 +104,7 @@ def serve(
     except (ConfigError, RuntimeError) as error:
         raise fail(str(error)) from None
     _prepare_weights(backends)
+    _audit_catalog(configured, served)
     application: Any = create_app(configured, catalog=served, backends=backends)
     protocol: type[LimitedHttpToolsProtocol] = LimitedHttpToolsProtocol
     if served_tls is not None and served_tls.client_ca is not None:
@@ -185,6 +190,20 @@ def _ensure_admin_key(configured: Settings) -> None:
                 title="First start: admin API key",
             )
         )
+
+
+def _audit_catalog(configured: Settings, served: Catalog) -> None:
+    """A catalog edited since the last start (models, prices, lifecycle) goes into the audit trail."""
+
+    async def record(core: Core) -> int:
+        changes = CatalogAudit(core.unit_of_work, core.audit)
+        return await changes.record_changes(
+            served, by=Actor(f"serve:{cli_actor().name.removeprefix('cli:')}", "local")
+        )
+
+    changed = run_with_core(record, configured)
+    if changed:
+        console.print(f"catalog: {changed} model(s) changed since the last start (audit trail)")
 
 
 def _prepare_weights(backends: dict[str, Any]) -> None:
