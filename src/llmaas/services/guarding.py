@@ -166,8 +166,9 @@ class Guarding:
         now = self._clock.monotonic()
         memory = self._memory(key_id)
         findings: list[Finding] = []
-        head, _ = self._detector.lexicon_edges(texts[0].text)
-        _, tail = self._detector.lexicon_edges(texts[-1].text)
+        head, tail = self._detector.lexicon_edges(texts[0].text)
+        if len(texts) > 1:
+            _, tail = self._detector.lexicon_edges(texts[-1].text)
         recent = now - memory.tail_at <= self._settings.split_window_seconds
         if memory.tail and recent and self._detector.boundary_threats(memory.tail, head):
             findings.append(Finding(Threat.SPLIT_ACROSS_REQUESTS, texts[0].location))

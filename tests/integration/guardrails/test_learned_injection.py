@@ -13,7 +13,6 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,8 +22,15 @@ from llmaas.adapters.guardrails.backend_embedder import (
     running_embedder,
 )
 from llmaas.adapters.guardrails.learned import WEIGHTS_FILE, LearnedInjectionDetector
+from tests.support.injection_sets import (
+    FIXTURES,
+    Row,
+    handwritten,
+    held_out,
+    rows,
+)
+from tests.support.injection_sets import rates as flag_rates
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "injection"
 WEIGHTS = Path(__file__).resolve().parents[3] / "src/llmaas/adapters/guardrails" / WEIGHTS_FILE
 
 # Measured at training: held-out recall 0.872, FPR 0.056; French recall 0.300, FPR 0.067; English
@@ -36,11 +42,6 @@ FPR_FRENCH_CEILING = 0.15
 FPR_ENGLISH_KEYWORDS_CEILING = 0.25
 
 
-def rows(name: str) -> list[dict[str, Any]]:
-    text = (FIXTURES / name).read_text("utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LearnedInjectionDetector]:
     backend = embedded_minilm(tmp_path_factory.mktemp("models"), threads=2)
@@ -48,13 +49,9 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LearnedInject
         yield LearnedInjectionDetector.from_file(embedder)
 
 
-def rates(detector: LearnedInjectionDetector, chosen: list[dict[str, Any]]) -> tuple[float, float]:
+def rates(detector: LearnedInjectionDetector, chosen: list[Row]) -> tuple[float, float]:
     scores = detector.score_many([r["text"] for r in chosen])
-    flagged = [s >= detector.threshold for s in scores]
-    attacks = [f for f, r in zip(flagged, chosen, strict=True) if r["label"] == 1]
-    benign = [f for f, r in zip(flagged, chosen, strict=True) if r["label"] == 0]
-    recall = sum(attacks) / len(attacks) if attacks else 1.0
-    return recall, sum(benign) / len(benign)
+    return flag_rates([s >= detector.threshold for s in scores], chosen)
 
 
 def test_the_packaged_weights_were_trained_on_the_corpus_in_the_repository() -> None:
@@ -64,17 +61,13 @@ def test_the_packaged_weights_were_trained_on_the_corpus_in_the_repository() -> 
 
 
 def test_held_out_split(detector: LearnedInjectionDetector) -> None:
-    recall, false_positive_rate = rates(
-        detector, [r for r in rows("corpus.jsonl") if r["split"] == "test"]
-    )
+    recall, false_positive_rate = rates(detector, held_out())
     assert recall >= RECALL_TEST_FLOOR
     assert false_positive_rate <= FPR_TEST_CEILING
 
 
 def test_french_set(detector: LearnedInjectionDetector) -> None:
-    recall, false_positive_rate = rates(
-        detector, [r for r in rows("handwritten.jsonl") if r["set"] == "french"]
-    )
+    recall, false_positive_rate = rates(detector, handwritten("french"))
     assert recall >= RECALL_FRENCH_FLOOR
     assert false_positive_rate <= FPR_FRENCH_CEILING
 
@@ -82,8 +75,7 @@ def test_french_set(detector: LearnedInjectionDetector) -> None:
 def test_english_benign_prompts_that_say_ignore_or_system(
     detector: LearnedInjectionDetector,
 ) -> None:
-    chosen = [r for r in rows("handwritten.jsonl") if r["set"] == "english-benign-keywords"]
-    _, false_positive_rate = rates(detector, chosen)
+    _, false_positive_rate = rates(detector, handwritten("english-benign-keywords"))
     assert false_positive_rate <= FPR_ENGLISH_KEYWORDS_CEILING
 
 

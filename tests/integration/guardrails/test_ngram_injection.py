@@ -16,13 +16,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from llmaas.adapters.guardrails.ngram import WEIGHTS_FILE, NgramInjectionDetector, views_digest
+from tests.support.injection_sets import FIXTURES, Row, handwritten, held_out, rows
+from tests.support.injection_sets import rates as flag_rates
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "injection"
 WEIGHTS = Path(__file__).resolve().parents[3] / "src/llmaas/adapters/guardrails" / WEIGHTS_FILE
 
 # Measured at training (threshold, not the strict one): held-out recall 0.936 (44/47), FPR 0.020
@@ -36,23 +36,14 @@ FPR_ENGLISH_KEYWORDS_CEILING = 0.125
 WEIGHTS_MAX_BYTES = 2_000_000
 
 
-def rows(name: str) -> list[dict[str, Any]]:
-    text = (FIXTURES / name).read_text("utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def detector() -> NgramInjectionDetector:
     return NgramInjectionDetector.from_file()
 
 
-def rates(detector: NgramInjectionDetector, chosen: list[dict[str, Any]]) -> tuple[float, float]:
+def rates(detector: NgramInjectionDetector, chosen: list[Row]) -> tuple[float, float]:
     scores = detector.score_many([r["text"] for r in chosen])
-    flagged = [s >= detector.threshold for s in scores]
-    attacks = [f for f, r in zip(flagged, chosen, strict=True) if r["label"] == 1]
-    benign = [f for f, r in zip(flagged, chosen, strict=True) if r["label"] == 0]
-    recall = sum(attacks) / len(attacks) if attacks else 1.0
-    return recall, sum(benign) / len(benign)
+    return flag_rates([s >= detector.threshold for s in scores], chosen)
 
 
 def test_the_packaged_weights_load_compact_and_trained_on_the_corpus_in_the_repository(
@@ -90,17 +81,13 @@ def test_the_metrics_file_describes_the_packaged_weights(
 
 
 def test_held_out_split(detector: NgramInjectionDetector) -> None:
-    recall, false_positive_rate = rates(
-        detector, [r for r in rows("corpus.jsonl") if r["split"] == "test"]
-    )
+    recall, false_positive_rate = rates(detector, held_out())
     assert recall >= RECALL_TEST_FLOOR
     assert false_positive_rate <= FPR_TEST_CEILING
 
 
 def test_french_set(detector: NgramInjectionDetector) -> None:
-    recall, false_positive_rate = rates(
-        detector, [r for r in rows("handwritten.jsonl") if r["set"] == "french"]
-    )
+    recall, false_positive_rate = rates(detector, handwritten("french"))
     assert recall >= RECALL_FRENCH_FLOOR
     assert false_positive_rate <= FPR_FRENCH_CEILING
 
@@ -108,8 +95,7 @@ def test_french_set(detector: NgramInjectionDetector) -> None:
 def test_english_benign_prompts_that_say_ignore_or_system(
     detector: NgramInjectionDetector,
 ) -> None:
-    chosen = [r for r in rows("handwritten.jsonl") if r["set"] == "english-benign-keywords"]
-    _, false_positive_rate = rates(detector, chosen)
+    _, false_positive_rate = rates(detector, handwritten("english-benign-keywords"))
     assert false_positive_rate <= FPR_ENGLISH_KEYWORDS_CEILING
 
 

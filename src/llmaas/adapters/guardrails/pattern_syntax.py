@@ -124,6 +124,9 @@ class TriggerIndex:
             self._literals.setdefault(literal, []).append(end - len(literal) + 1)
         self._expressions: dict[re.Pattern[str], list[int]] = {}
 
+    def found_literals(self) -> Iterable[str]:
+        return self._literals.keys()
+
     def hits(self, trigger: Trigger) -> list[int]:
         """Start offsets of the trigger's occurrences (unordered, possibly repeated)."""
         found: list[int] = []

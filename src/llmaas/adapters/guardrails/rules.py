@@ -57,10 +57,34 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-_AUTOMATON = trigger_automaton(rule.trigger for rule in RULES)
-
 REACH = 400
 """Characters searched on each side of a trigger: more than any pattern spans around its trigger."""
+
+
+class RuleSet:
+    """Rules with what finds their triggers in one pass: the automaton of every trigger literal,
+    which rules each literal wakes, and the few rules whose trigger is an expression."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self.automaton = trigger_automaton(rule.trigger for rule in rules)
+        self._by_literal: dict[str, set[int]] = {}
+        for position, rule in enumerate(rules):
+            for literal in rule.trigger.literals:
+                self._by_literal.setdefault(literal, set()).add(position)
+        self._by_expression = [i for i, rule in enumerate(rules) if rule.trigger.pattern]
+
+    def woken(self, index: TriggerIndex) -> list[Rule]:
+        """The rules whose trigger occurs in the indexed text, in their declared order. Most
+        ordinary messages wake none or a handful, so most patterns never run at all."""
+        positions: set[int] = set()
+        for literal in index.found_literals():
+            positions |= self._by_literal[literal]
+        positions.update(i for i in self._by_expression if index.hits(self.rules[i].trigger))
+        return [self.rules[i] for i in sorted(positions)]
+
+
+_DEFAULT = RuleSet(RULES)
 
 
 def matching_threats(
@@ -68,10 +92,10 @@ def matching_threats(
 ) -> set[Threat]:
     """The threats whose patterns match any view of the text."""
     found: set[Threat] = set()
-    automaton = _AUTOMATON if rules is RULES else trigger_automaton(r.trigger for r in rules)
+    ruleset = _DEFAULT if rules is RULES else RuleSet(rules)
     for view in views:
-        index = TriggerIndex(automaton, view)
-        for rule in rules:
+        index = TriggerIndex(ruleset.automaton, view)
+        for rule in ruleset.woken(index):
             if rule.threat in found:
                 continue
             for match in _matches(rule, view, index):
