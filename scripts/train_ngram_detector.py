@@ -10,7 +10,10 @@ logistic regression on the ``train`` split only, with numpy (L-BFGS from zero: s
 weights). Each candidate is judged on ``val`` alone: recall at the threshold that keeps the validation
 false-positive rate at or under 2%, ties broken by AUC. The winner is calibrated on ``val`` (Platt
 scaling), its weights rounded to float16 as the file stores them, and both operating points are
-chosen on ``val`` with those final weights (FPR <= 2% and <= 0.5%). Only then are the ``test`` split,
+chosen on ``val`` with those final weights: FPR <= 2% for the classifier alone, and the guard's
+(the lowest threshold at which the pattern layers plus the classifier flag at most 1% of ``val``'s
+benign texts; training and validation texts lose the benchmark marker tokens that leak the label, see
+``ngram.training_text``). Only then are the ``test`` split,
 each source, the hand-written ``french`` and ``english-benign-keywords`` sets and 2,000-word documents
 built from the test split scored: none of them takes part in any choice.
 
@@ -50,19 +53,26 @@ from llmaas.adapters.guardrails.ngram import (
     NgramInjectionDetector,
     NgramWeights,
     quantised,
+    training_text,
     views_digest,
     views_to_score,
     weights_document,
 )
 from llmaas.adapters.guardrails.ngram_features import NgramSpec
 from llmaas.adapters.guardrails.normalisation import normalise
+from llmaas.adapters.guardrails.rules import matching_threats
+from llmaas.adapters.guardrails.structure import structural_threats
+from llmaas.domain.guardrails import Origin
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = FIXTURES / "ngram_metrics.json"
 WEIGHTS = ROOT / "src" / "llmaas" / "adapters" / "guardrails" / WEIGHTS_FILE
 
 TARGET_FPR = 0.02
-STRICT_FPR = 0.005
+GUARD_FPR = 0.01
+"""The strict threshold is the gateway guard's operating point: the lowest at which the whole guard
+(the pattern layers, then this classifier on what they pass) flags at most 1% of validation benign
+texts. Chosen on validation only, like everything else here."""
 LONG_WORDS = 2000
 
 BASE = NgramSpec()
@@ -284,6 +294,25 @@ def benign_scores(scores: Sequence[float], examples: Sequence[Example]) -> list[
     return [s for s, e in zip(scores, examples, strict=True) if e.label == 0]
 
 
+def guard_benign_scores(model: NgramWeights, val: Sequence[Example]) -> list[float]:
+    """The classifier's score of each benign validation text, or 2.0 (above any threshold) where
+    the guard's pattern and structural layers already flag it."""
+    scores = scores_of(model, val)
+    return [
+        2.0 if _caught_by_rules(e.text) else s
+        for s, e in zip(scores, val, strict=True)
+        if e.label == 0
+    ]
+
+
+def _caught_by_rules(text: str) -> bool:
+    normalised = normalise(text)
+    return bool(
+        matching_threats(normalised.views, Origin.USER)
+        or structural_threats(text, normalised, Origin.USER)
+    )
+
+
 def judged(model: NgramWeights, val: Sequence[Example]) -> dict[str, Any]:
     """Validation recall at the 2% operating point (the selection key) and the AUC."""
     scores = scores_of(model, val)
@@ -391,6 +420,8 @@ def evaluate(model: NgramWeights, by_split: dict[str, list[Example]]) -> dict[st
 def train(quick: bool) -> dict[str, Any]:
     by_split: dict[str, list[Example]] = {}
     for example in load_examples():
+        if example.split in ("train", "val"):  # the test split is scored as it is
+            example = replace(example, text=training_text(example.text))
         by_split.setdefault(example.split, []).append(example)
     if quick:
         model, chosen, table = select(by_split, (BASE,), (IDF_POWERS[0],), (PENALTIES[0],))
@@ -399,7 +430,7 @@ def train(quick: bool) -> dict[str, Any]:
     model, calibration = calibrated(model, by_split["val"])
     val_benign = benign_scores(scores_of(model, by_split["val"]), by_split["val"])
     threshold = threshold_for(val_benign, TARGET_FPR)
-    strict = max(threshold, threshold_for(val_benign, STRICT_FPR))
+    strict = max(threshold, threshold_for(guard_benign_scores(model, by_split["val"]), GUARD_FPR))
     model = replace(model, threshold=threshold, strict_threshold=strict)
     metrics = evaluate(model, by_split)
     metrics["selection"] = {
@@ -407,7 +438,7 @@ def train(quick: bool) -> dict[str, Any]:
         "threshold": threshold,
         "strict_threshold": strict,
         "target_fpr": TARGET_FPR,
-        "strict_fpr": STRICT_FPR,
+        "guard_fpr": GUARD_FPR,
         "calibration": calibration,
         "candidates": table,
     }

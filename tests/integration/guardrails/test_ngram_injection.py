@@ -19,16 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from llmaas.adapters.guardrails.ngram import WEIGHTS_FILE, NgramInjectionDetector, views_digest
+from llmaas.adapters.guardrails.ngram import (
+    WEIGHTS_FILE,
+    NgramInjectionDetector,
+    training_text,
+    views_digest,
+)
 from tests.support.injection_sets import FIXTURES, Row, handwritten, held_out, rows
 from tests.support.injection_sets import rates as flag_rates
 
 WEIGHTS = Path(__file__).resolve().parents[3] / "src/llmaas/adapters/guardrails" / WEIGHTS_FILE
 
-# Measured at training (threshold, not the strict one): held-out recall 0.936 (44/47), FPR 0.020
-# (5/252); French recall 0.875 (35/40), FPR 0.033 (2/60); English benign prompts saying
+# Measured at training (threshold, not the strict one): held-out recall 0.915 (43/47), FPR 0.020
+# (5/252); French recall 0.875 (35/40), FPR 0.017 (1/60); English benign prompts saying
 # "ignore"/"system": FPR 0.075 (3/40). Each floor or ceiling allows two or three more misses.
-RECALL_TEST_FLOOR = 0.89
+RECALL_TEST_FLOOR = 0.87
 FPR_TEST_CEILING = 0.025
 RECALL_FRENCH_FLOOR = 0.80
 FPR_FRENCH_CEILING = 0.07
@@ -63,7 +68,7 @@ def test_the_weights_were_fit_on_what_normalise_makes_of_the_training_split_toda
     the weights stale: rerun ``scripts/train_ngram_detector.py`` (one to three minutes) and, if the
     figures moved, the floors in this file."""
     train = [
-        r["text"]
+        training_text(r["text"])
         for name in ("corpus.jsonl", "supplement.jsonl")
         for r in rows(name)
         if r["split"] == "train"

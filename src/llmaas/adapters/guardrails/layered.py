@@ -76,10 +76,11 @@ def _lexicon_run(words: list[str]) -> tuple[str, ...]:
 
 def packaged_detector(*, classifier: bool = True) -> LayeredInjectionDetector:
     """The detector the gateway runs: every layer, and the packaged n-gram classifier at its strict
-    operating point (0.5% false positives on the validation split). The patterns already catch the
-    formulaic attacks, so the classifier is there for paraphrases and must almost never fire on
-    its own by mistake: at its looser point (2%) it flagged 3 of 40 benign prompts that merely say
-    "ignore" or "system prompt", against 1 of 40 here, for the same held-out recall."""
+    operating point, chosen on the validation split for the whole guard (patterns, then the
+    classifier) to flag at most 1% of benign texts. The patterns already catch the formulaic
+    attacks, so the classifier is there for paraphrases and must rarely fire on its own by mistake:
+    at its looser point (2% for the classifier alone) it flagged 3 of 40 benign prompts that merely
+    say "ignore" or "system prompt"."""
     if not classifier:
         return LayeredInjectionDetector()
     ngram = NgramInjectionDetector.from_file()

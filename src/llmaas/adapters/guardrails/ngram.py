@@ -3,8 +3,8 @@
 Why this shape: the embedding detector (``learned.py``) costs about 10 ms per window and reads only
 English. Character n-grams read any alphabet and survive spelling variants and inflections, and a
 linear model over them is a sum of table look-ups: numpy scores a 50-word chat message in about
-0.15 ms and a 2,000-word document in about 2 ms, with no second model in memory and no runtime
-dependency beyond numpy.
+0.06 ms and a 2,000-word document in about 1.5 ms (``score_normalised``), with no second model in
+memory and no runtime dependency beyond numpy.
 
 Features (``ngram_features.py``): character 3- to 5-grams and word 1- and 2-grams of the normalised
 text, accents stripped, hashed into 2**18 buckets. Long inputs are cut into overlapping windows of
@@ -34,6 +34,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,8 +61,8 @@ class NgramWeights:
     Scores are calibrated on the validation split (Platt scaling folded into weights and bias), so
     a score reads as the chance of an injection at that split's mix (about 13% injections).
     ``threshold`` was chosen on the validation split for a false-positive rate of at most 2%;
-    ``strict_threshold`` for at most 0.5%, for a combination that lets the learned score block on
-    its own only when it is very sure.
+    ``strict_threshold`` is the gateway guard's operating point: the lowest at which the pattern
+    layers plus this classifier (on what they pass) flag at most 1% of the validation benign texts.
     """
 
     spec: NgramSpec
@@ -119,11 +120,10 @@ class NgramInjectionDetector:
 
     def max_logit(self, views: Sequence[str]) -> float:
         """The highest window logit over ``views``; minus infinity when none has a token."""
+        weights, bias = self._model.weights, self._model.bias
         best = -math.inf
         for view in views:
-            logits = self._featuriser.window_logits(view, self._model.weights, self._model.bias)
-            if logits.size:
-                best = max(best, float(logits.max()))
+            best = max(best, self._featuriser.max_window_logit(view, weights, bias))
         return best
 
     def is_injection(self, text: str) -> bool:
@@ -135,6 +135,17 @@ def views_to_score(normalised: NormalisedText, spec: NgramSpec) -> tuple[str, ..
     if spec.decoded_views:
         return normalised.views
     return (normalised.text, *normalised.hidden)
+
+
+LEAKED_MARKERS = re.compile(r"\bAIB-CANARY-[A-Z0-9]+\b|\bZK-4471-QX\b")
+"""Marker tokens that two benchmark packages put in their injections (to check whether an attack
+worked) and that no benign text carries: learnt, they teach that "canary" means attack, and a
+harmless "Repeat: zebra-canary-7f3a91" scored 0.975."""
+
+
+def training_text(text: str) -> str:
+    """A corpus text as the detector is trained and tuned on it: without leaked markers."""
+    return LEAKED_MARKERS.sub("", text)
 
 
 def views_digest(texts: Iterable[str], spec: NgramSpec) -> str:

@@ -13,7 +13,9 @@ scale of a three-word question and a 48-token window comparable.
 
 Windows are scored 64 at a time from prefix sums over their span of text: the features of a window
 are exactly those of the window's own text scored alone, which is what training sees
-(``window_rows``), so training and serving agree.
+(``window_rows``), so training and serving agree. A text of one window (up to 48 tokens: most chat
+messages) is scored by a plain sum instead, and the hash's tables of powers are kept from call to
+call: on a short text the fixed cost of each numpy call is most of the time, so the fewer the better.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +35,7 @@ HASHING = "polynomial-splitmix64-v1"
 """Names the feature hashing below: weights trained with another hashing would read noise."""
 
 Buckets = npt.NDArray[np.int64]
+Positions = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 _U64 = npt.NDArray[np.uint64]
 
@@ -39,6 +44,7 @@ _BASE = 0x100000001B3
 _BASE_INVERSE = pow(_BASE, -1, 2**64)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
+_SHIFT_1, _SHIFT_2 = np.uint64(30), np.uint64(27)
 _FAMILY_SALT = 0x9E3779B97F4A7C15
 _SPACE = 32
 
@@ -86,30 +92,24 @@ class NgramSpec:
         return 1 << self.bits
 
 
-@dataclass(frozen=True, slots=True)
-class _Occurrences:
-    """Every feature occurrence of a text: occurrence ``i`` spans ``starts[i]`` to ``ends[i]`` and
-    hashes to ``buckets[i]``.
+class _Tables(NamedTuple):
+    """The powers of the hash's base and of its inverse, and the positions 0, 1, 2...: every text
+    hashes with a prefix of the same ones, so they are computed once and sliced, not per call."""
 
-    The families (each character order, each word order) are laid end to end, family ``k`` shifted
-    by ``k * offset`` characters. Within a family both offsets grow with ``i`` and the shift keeps the
-    families apart, so both arrays are sorted and the occurrences of one family inside a window
-    form one contiguous run, found by binary search.
-    """
+    powers: _U64
+    unwind: _U64
+    positions: Positions
 
-    starts: npt.NDArray[np.int64]
-    ends: npt.NDArray[np.int64]
+
+class _Features(NamedTuple):
+    """Every feature occurrence of a joined text: ``buckets`` holds the families (each character
+    order, then each word order) end to end, ``sizes[k]`` occurrences for family ``k``, each family
+    in the order of its first character (or token), which is what lets a window's occurrences of one
+    family be found by arithmetic on ``spaces`` (the positions of the joined text's spaces)."""
+
     buckets: Buckets
-    families: int
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Windows:
-    """The character span of each window of a joined text (the window text is ``joined[a:b]``)."""
-
-    starts: npt.NDArray[np.int64]
-    ends: npt.NDArray[np.int64]
+    sizes: list[int]
+    spaces: Positions
 
 
 class Featuriser:
@@ -123,6 +123,17 @@ class Featuriser:
         self._shift = np.uint64(64 - spec.bits)
         self._accents = _accent_table() if spec.strip_accents else None
         self._block_windows = block_windows
+        salts = [*spec.char_orders, *(100 + n for n in spec.word_orders)]
+        self._salts = np.asarray([(s * _FAMILY_SALT) % 2**64 for s in salts], np.uint64)
+        families = len(spec.char_orders) + len(spec.word_orders)
+        self._is_char = (np.arange(families) < len(spec.char_orders))[:, None]
+        # How far back from a window's last space (character) or end token (word) the last
+        # n-gram inside it starts: n - 2 characters (the space itself ends the window), n - 1 tokens.
+        reach = [*(n - 2 for n in spec.char_orders), *(n - 1 for n in spec.word_orders)]
+        self._reach = np.asarray([[0] * families, reach], np.int64)[:, :, None]
+        firsts = np.arange(block_windows, dtype=np.int64) * spec.stride
+        self._window_tokens = np.stack((firsts, firsts + spec.window_tokens))
+        self._tables = _tables(1024)
 
     def joined(self, text: str) -> str:
         """The tokens of ``text`` joined by single spaces and padded with one at each end ("" when
@@ -133,127 +144,165 @@ class Featuriser:
         """Each window's buckets (one entry per occurrence, repeats kept) and the value every
         occurrence takes (``1/sqrt(count)``): the rows the training script fits on."""
         rows: list[tuple[Buckets, float]] = []
-        for joined in self._blocks(text):
-            occurrences, windows = self._analyse(joined)
-            low, high = self._runs(occurrences, windows)
-            for window in range(windows.starts.size):
+        for joined in self._blocks(self._token.findall(text)):
+            features = self._features(joined)
+            low, high = self._runs(features)
+            for window in range(low.shape[1]):
                 runs = zip(low[:, window], high[:, window], strict=True)
-                buckets = np.concatenate([occurrences.buckets[a:b] for a, b in runs])
+                buckets = np.concatenate([features.buckets[a:b] for a, b in runs])
                 rows.append((buckets, 1.0 / math.sqrt(max(1, buckets.size))))
         return rows
 
     def window_logits(self, text: str, weights: npt.NDArray[np.float32], bias: float) -> Floats:
-        """The logit of every window of ``text``, from prefix sums over each block of windows."""
-        blocks = [self._block_logits(joined, weights) for joined in self._blocks(text)]
-        result: Floats = bias + np.concatenate(blocks) if blocks else np.empty(0)
+        """The logit of every window of ``text``."""
+        tokens = self._token.findall(text)
+        if len(tokens) <= self.spec.window_tokens:
+            return np.asarray([bias + self._one_window(tokens, weights)] if tokens else [], float)
+        blocks = [self._block_logits(joined, weights) for joined in self._blocks(tokens)]
+        result: Floats = bias + np.concatenate(blocks)
         return result
 
+    def max_window_logit(self, text: str, weights: npt.NDArray[np.float32], bias: float) -> float:
+        """The highest window logit of ``text``, minus infinity when it has no token: what the
+        detector asks of every chat message, so a short one is answered without building arrays
+        of windows."""
+        tokens = self._token.findall(text)
+        if len(tokens) <= self.spec.window_tokens:
+            return bias + self._one_window(tokens, weights) if tokens else -math.inf
+        blocks = (self._block_logits(joined, weights) for joined in self._blocks(tokens))
+        best = max(float(np.maximum.reduce(logits)) for logits in blocks)
+        return bias + best  # rounding is monotonic: the same as the highest of bias + logit
+
+    def _one_window(self, tokens: Sequence[str], weights: npt.NDArray[np.float32]) -> float:
+        """A text of one window holds every occurrence once: its logit (less the bias) is a plain
+        sum, without the prefix sums and runs that telling windows apart takes. Most chat messages
+        take this path, where the fixed cost of each numpy call is most of the time."""
+        buckets = self._features(_padded(tokens)).buckets
+        total = float(np.add.reduce(weights.take(buckets), dtype=np.float64))
+        return total / math.sqrt(max(1, buckets.size))
+
     def _block_logits(self, joined: str, weights: npt.NDArray[np.float32]) -> Floats:
-        occurrences, windows = self._analyse(joined)
-        sums = np.zeros(occurrences.buckets.size + 1)
-        np.cumsum(weights[occurrences.buckets], dtype=np.float64, out=sums[1:])
-        low, high = self._runs(occurrences, windows)
-        totals = (sums[high] - sums[low]).sum(axis=0)
-        counts = (high - low).sum(axis=0)
+        """The logit (less the bias) of each window of a block, from prefix sums of the weights of
+        its occurrences: each window's total is the sum of one run per family."""
+        features = self._features(joined)
+        sums = np.zeros(features.buckets.size + 1)
+        np.add.accumulate(weights.take(features.buckets), dtype=np.float64, out=sums[1:])
+        runs = self._runs(features)
+        at_bounds = sums.take(runs)
+        totals = np.add.reduce(at_bounds[1] - at_bounds[0], axis=0)
+        counts = np.add.reduce(runs[1] - runs[0], axis=0)
         result: Floats = totals / np.sqrt(np.maximum(counts, 1))
         return result
 
-    def _blocks(self, text: str) -> Iterator[str]:
+    def _blocks(self, tokens: Sequence[str]) -> Iterator[str]:
         """The joined text of each run of ``block_windows`` consecutive windows, so that memory
         stays bounded on a megabyte-long input (every occurrence costs about fifty bytes while a
         block is scored). A block starts where its first window starts and ends where its last
         window ends, so cutting the text windows it exactly as a whole: each block's windows are the
         text's windows, in order."""
-        tokens = self._token.findall(text)
         size, stride = self.spec.window_tokens, self.spec.stride
         count = _window_count(len(tokens), size, stride)
+        if 0 < count <= self._block_windows:  # the usual case, without slicing the tokens
+            yield _padded(tokens)
+            return
         for first in range(0, count, self._block_windows):
             last = min(first + self._block_windows, count) - 1
             yield _padded(tokens[first * stride : min(last * stride + size, len(tokens))])
 
-    def _runs(
-        self, occurrences: _Occurrences, windows: _Windows
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """For each family (rows) and window (columns), the run of occurrences inside the window."""
-        shifts = np.arange(occurrences.families, dtype=np.int64)[:, None] * occurrences.offset
-        low = np.searchsorted(occurrences.starts, windows.starts + shifts)
-        high = np.searchsorted(occurrences.ends, windows.ends + shifts, side="right")
-        return low.astype(np.int64), high.astype(np.int64)
+    def _runs(self, features: _Features) -> Positions:
+        """For each family and window, the run of occurrences inside the window, as indices into
+        ``features.buckets``: the first (``[0, family, window]``) and one past the last (``[1]``).
+        A window spans the characters from the space before its first token to the space after
+        its last: a character n-gram is inside when it starts at or after the first and ends at or
+        before the second; a word n-gram, by token numbers. Clamped to the family, so that a run
+        too short for an n-gram is empty."""
+        spaces = features.spaces
+        count = _window_count(spaces.size - 1, self.spec.window_tokens, self.spec.stride)
+        bounds = np.minimum(self._window_tokens[:, :count], spaces.size - 1)[:, None]
+        runs = np.where(self._is_char, spaces.take(bounds), bounds) - self._reach
+        edges = np.asarray([0, *accumulate(features.sizes)], np.int64)[:, None]
+        runs += edges[:-1]
+        np.minimum(runs[0], edges[1:], out=runs[0])
+        np.maximum(runs[1], runs[0], out=runs[1])
+        return runs
 
-    def _analyse(self, joined: str) -> tuple[_Occurrences, _Windows]:
-        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        if self._accents is not None:
-            latin = codes < self._accents.size
-            codes = np.where(latin, self._accents[np.where(latin, codes, 0)], codes)
-        spaces = np.flatnonzero(codes == _SPACE).astype(np.int64)
-        starts, ends, salts = self._spans(codes.size, spaces)
-        offset = codes.size + 1
-        buckets = self._hash(codes, starts, ends, salts)
-        shifts = np.repeat(np.arange(len(salts), dtype=np.int64) * offset, [s.size for s in starts])
-        occurrences = _Occurrences(
-            starts=np.concatenate(starts) + shifts,
-            ends=np.concatenate(ends) + shifts,
-            buckets=buckets,
-            families=len(salts),
-            offset=offset,
-        )
-        return occurrences, self._windows(spaces)
+    def _features(self, joined: str) -> _Features:
+        """Hash every occurrence of every family: the prefix difference weighs a span's code
+        points by powers of the base from its first position, and ``unwind`` divides that
+        position's power out, so equal substrings hash equally wherever they sit; each family has
+        its own salt."""
+        codes = self._codes(joined)
+        size = codes.size
+        tables = self._tables_for(size + 1)
+        prefix = np.zeros(size + 1, np.uint64)
+        np.add.accumulate(codes * tables.powers[:size], out=prefix[1:])
+        spaces = (codes == _SPACE).nonzero()[0]
+        first, last, sizes = self._spans(size, spaces, tables.positions)
+        hashed = (prefix.take(last) - prefix.take(first)) * tables.unwind.take(first)
+        hashed ^= self._salts.repeat(sizes)
+        return _Features(self._finished(hashed), sizes, spaces)
+
+    def _codes(self, joined: str) -> npt.NDArray[np.uint32]:
+        """The code points, accents stripped: an ASCII text, most of them, has none to strip, and
+        skips the three passes of the table look-up."""
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        if self._accents is None or joined.isascii():
+            return codes
+        stripped = self._accents.take(codes, mode="clip")
+        return np.where(codes < self._accents.size, stripped, codes)
 
     def _spans(
-        self, size: int, spaces: npt.NDArray[np.int64]
-    ) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.int64]], list[int]]:
-        """The spans of every family, in order: character n-grams, then word n-grams (a family
-        with no occurrence still takes its place, empty, so family numbers stay fixed)."""
-        starts: list[npt.NDArray[np.int64]] = []
-        ends: list[npt.NDArray[np.int64]] = []
+        self, size: int, spaces: Positions, positions: Positions
+    ) -> tuple[Positions, Positions, list[int]]:
+        """The first and last position (exclusive) of every occurrence, families end to end (a
+        family with no occurrence still takes its place, empty, so family numbers stay fixed)."""
+        firsts: list[Positions] = []
+        lasts: list[Positions] = []
+        sizes: list[int] = []
         for n in self.spec.char_orders:
-            first = np.arange(max(0, size - n + 1), dtype=np.int64)
-            starts.append(first)
-            ends.append(first + n)
+            count = max(0, size - n + 1)
+            firsts.append(positions[:count])
+            lasts.append(positions[n : n + count])
+            sizes.append(count)
         token_starts, token_ends = spaces[:-1] + 1, spaces[1:]
         for n in self.spec.word_orders:
             count = max(0, token_starts.size - n + 1)
-            starts.append(token_starts[:count])
-            ends.append(token_ends[n - 1 : n - 1 + count])
-        salts = [*self.spec.char_orders, *(100 + n for n in self.spec.word_orders)]
-        return starts, ends, salts
+            firsts.append(token_starts[:count])
+            lasts.append(token_ends[n - 1 : n - 1 + count])
+            sizes.append(count)
+        return np.concatenate(firsts), np.concatenate(lasts), sizes
 
-    def _hash(
-        self,
-        codes: _U64,
-        starts: list[npt.NDArray[np.int64]],
-        ends: list[npt.NDArray[np.int64]],
-        salts: list[int],
-    ) -> Buckets:
-        """Hash every span ``[start, end)``: the prefix difference weighs a span's code points by
-        powers of the base from its first position, and ``unwind`` divides that position's power
-        out, so equal substrings hash equally wherever they sit; each family has its own salt."""
-        size = codes.size
-        first, last = np.concatenate(starts), np.concatenate(ends)
-        family_salts = np.asarray([(salt * _FAMILY_SALT) % 2**64 for salt in salts], np.uint64)
-        with np.errstate(over="ignore"):
-            powers = np.cumprod(np.full(size, _BASE, dtype=np.uint64), dtype=np.uint64)
-            prefix = np.zeros(size + 1, dtype=np.uint64)
-            np.cumsum(codes * np.concatenate(([np.uint64(1)], powers[:-1])), out=prefix[1:])
-            inverses = np.cumprod(np.full(size, _BASE_INVERSE, dtype=np.uint64), dtype=np.uint64)
-            unwind = np.concatenate(([np.uint64(1)], inverses))
-            hashed = (prefix[last] - prefix[first]) * unwind[first]
-            hashed ^= np.repeat(family_salts, [s.size for s in starts])
-            hashed ^= hashed >> np.uint64(30)
-            hashed *= _MIX_1
-            hashed ^= hashed >> np.uint64(27)
-            hashed *= _MIX_2
-            hashed ^= hashed >> np.uint64(31)
-        return (hashed >> self._shift).astype(np.int64)
+    def _finished(self, hashed: _U64) -> Buckets:
+        """The SplitMix64 finaliser, in place, then the top ``bits`` bits as the bucket. Its last
+        step, ``x ^= x >> 31``, leaves the top 31 bits as they are, and a bucket is at most 24
+        bits: skipped, it changes no bucket and saves two passes over every occurrence."""
+        hashed ^= hashed >> _SHIFT_1
+        hashed *= _MIX_1
+        hashed ^= hashed >> _SHIFT_2
+        hashed *= _MIX_2
+        hashed >>= self._shift
+        return hashed.view(np.int64)
 
-    def _windows(self, spaces: npt.NDArray[np.int64]) -> _Windows:
-        """Token windows as character spans, each from the space before its first token to the
-        space after its last (so a window's text is padded exactly as a short text is)."""
-        tokens = spaces.size - 1
-        size, stride = self.spec.window_tokens, self.spec.stride
-        first = np.arange(_window_count(tokens, size, stride), dtype=np.int64) * stride
-        last = np.minimum(first + size, tokens)
-        return _Windows(spaces[first], spaces[last] + 1)
+    def _tables_for(self, size: int) -> _Tables:
+        """Tables of at least ``size`` entries, grown (doubling) on a longer text than any before.
+        Replaced whole, never changed in place, so a thread reading the old ones is unaffected."""
+        tables = self._tables
+        if tables.positions.size < size:
+            tables = self._tables = _tables(max(size, 2 * tables.positions.size))
+        return tables
+
+
+def _tables(size: int) -> _Tables:
+    """``size`` powers of the base and of its inverse (from the zeroth), and as many positions."""
+    one = np.ones(1, np.uint64)
+    with np.errstate(over="ignore"):
+        powers = np.cumprod(np.full(size - 1, _BASE, dtype=np.uint64), dtype=np.uint64)
+        inverses = np.cumprod(np.full(size - 1, _BASE_INVERSE, dtype=np.uint64), dtype=np.uint64)
+    return _Tables(
+        powers=np.concatenate((one, powers)),
+        unwind=np.concatenate((one, inverses)),
+        positions=np.arange(size, dtype=np.int64),
+    )
 
 
 def _window_count(tokens: int, size: int, stride: int) -> int:
@@ -267,10 +316,10 @@ def _padded(tokens: Sequence[str]) -> str:
     return f" {' '.join(tokens)} " if tokens else ""
 
 
-def _accent_table() -> _U64:
+def _accent_table() -> npt.NDArray[np.uint32]:
     """Every Latin letter up to Latin Extended-B mapped to its base letter (``é`` to ``e``), so that
     ``système`` shares the n-grams of ``system`` and unaccented spellings match accented ones."""
-    table = np.arange(0x250, dtype=np.uint64)
+    table = np.arange(0x250, dtype=np.uint32)
     for code in range(0xC0, 0x250):
         base = unicodedata.normalize("NFD", chr(code))[0]
         if base != chr(code) and base.isascii():

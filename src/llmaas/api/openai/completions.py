@@ -19,7 +19,17 @@ router = APIRouter(tags=["Completions"])
 @router.post(
     "/completions",
     response_model=None,
-    responses={200: {"model": Completion}, **ERRORS},
+    responses={
+        200: {
+            "model": Completion,
+            "description": "A completion, or with `stream: true` server-sent `text_completion` "
+            "events ending with `data: [DONE]`",
+            "content": {
+                "text/event-stream": {"schema": {"$ref": "#/components/schemas/Completion"}}
+            },
+        },
+        **ERRORS,
+    },
     openapi_extra=json_body(CompletionRequest, COMPLETIONS),
     summary="Create a text completion",
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -69,6 +70,23 @@ def test_a_payload_hidden_in_base64_is_scored_as_a_view_of_its_own() -> None:
         )
         < 0.5
     )
+
+
+def test_the_highest_logit_is_that_of_the_highest_window_of_any_view() -> None:
+    """The detector asks the featuriser for each view's best window alone (a short view without
+    building the array of its windows): the same figure as the highest of every window."""
+    model = trigger_model()
+    detector = NgramInjectionDetector(model)
+    long_view = " ".join(["the garden grows"] * 30) + f" {TRIGGER} " + "mild weather " * 20
+    views = ["", "hello there", long_view, " \t "]
+    every_window = [
+        float(logit)
+        for view in views
+        for logit in detector.featuriser.window_logits(view, model.weights, model.bias)
+    ]
+    assert detector.max_logit(views) == max(every_window)
+    assert detector.max_logit(["", " \t "]) == -math.inf
+    assert detector.max_logit([]) == -math.inf
 
 
 def test_score_many_scores_each_text_as_score_does() -> None:
