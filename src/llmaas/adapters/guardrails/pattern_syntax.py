@@ -124,6 +124,10 @@ class TriggerIndex:
             self._literals.setdefault(literal, []).append(end - len(literal) + 1)
         self._expressions: dict[re.Pattern[str], list[int]] = {}
 
+    @property
+    def view(self) -> str:
+        return self._view
+
     def found_literals(self) -> Iterable[str]:
         return self._literals.keys()
 

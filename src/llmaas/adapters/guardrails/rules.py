@@ -73,6 +73,8 @@ class RuleSet:
             for literal in rule.trigger.literals:
                 self._by_literal.setdefault(literal, set()).add(position)
         self._by_expression = [i for i, rule in enumerate(rules) if rule.trigger.pattern]
+        expressions = {rule.trigger.pattern.pattern for rule in rules if rule.trigger.pattern}
+        self._any_expression = re.compile("|".join(f"(?:{e})" for e in sorted(expressions)))
 
     def woken(self, index: TriggerIndex) -> list[Rule]:
         """The rules whose trigger occurs in the indexed text, in their declared order. Most
@@ -80,7 +82,8 @@ class RuleSet:
         positions: set[int] = set()
         for literal in index.found_literals():
             positions |= self._by_literal[literal]
-        positions.update(i for i in self._by_expression if index.hits(self.rules[i].trigger))
+        if self._by_expression and self._any_expression.search(index.view):
+            positions.update(i for i in self._by_expression if index.hits(self.rules[i].trigger))
         return [self.rules[i] for i in sorted(positions)]
 
 
