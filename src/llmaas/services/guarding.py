@@ -179,7 +179,9 @@ class Guarding:
 
     def _repeated(self, memory: _KeyMemory, texts: Sequence[ScannedText], now: float) -> bool:
         digest = self._digest(texts)
-        times = memory.seen.pop(digest, None) or deque()
+        # At most limit + 1 times are needed to tell a flood: a key repeating itself a thousand
+        # times a second costs no more memory than one at the limit.
+        times = memory.seen.pop(digest, None) or deque(maxlen=self._settings.repeat_limit + 1)
         memory.seen[digest] = times
         window = self._settings.repeat_window_seconds
         while times and now - times[0] > window:
