@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from llmaas.api.admin.audit_schemas import AuditList, AuditRecordOut, AuditVerification
 from llmaas.api.admin.auth import AdminCaller
 from llmaas.api.admin.docs import SECURITY, answers, reply
-from llmaas.api.admin.schemas import AuditList, AuditRecordOut, AuditVerification
 from llmaas.domain.errors import InvalidRequest
 
 router = APIRouter(prefix="/audit")
