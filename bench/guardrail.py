@@ -26,22 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from harness import environment, run_and_report
-from injection_detector import evaluation_sets, latency, long_inputs, timed
+from injection_detector import (
+    accuracy,
+    accuracy_table,
+    evaluation_sets,
+    latency,
+    long_inputs,
+    timed,
+)
 from llmaas.adapters.guardrails.layered import LayeredInjectionDetector, packaged_detector
 from llmaas.domain.guardrails import Origin
 
 SHORT_WORDS = 50
-
-
-def _rate(flags: Sequence[bool], labels: Sequence[int]) -> dict[str, Any]:
-    positives = [f for f, y in zip(flags, labels, strict=True) if y == 1]
-    negatives = [f for f, y in zip(flags, labels, strict=True) if y == 0]
-    return {
-        "injections": len(positives),
-        "benign": len(negatives),
-        "recall": round(sum(positives) / len(positives), 4) if positives else None,
-        "false_positive_rate": round(sum(negatives) / len(negatives), 4) if negatives else None,
-    }
+FLAGGED = 1.0
+"""The guard's verdict scored as 1.0 (a threat found) or 0.0, read at this threshold."""
 
 
 def measure(detector: LayeredInjectionDetector, long: int) -> dict[str, Any]:
@@ -56,12 +54,12 @@ def measure(detector: LayeredInjectionDetector, long: int) -> dict[str, Any]:
         flags, millis = timed(flag, texts)
         for text, elapsed in zip(texts, millis, strict=True):
             (short if len(text.split()) <= SHORT_WORDS else longer).append(elapsed)
-        results["accuracy"][name] = _rate([f > 0 for f in flags], [y for _, y in rows])
+        results["accuracy"][name] = accuracy(flags, [y for _, y in rows], FLAGGED)
     clean, buried = long_inputs(long)
     clean_flags, clean_millis = timed(flag, clean)
     buried_flags, buried_millis = timed(flag, buried)
-    results["accuracy"]["2,000-word documents"] = _rate(
-        [f > 0 for f in clean_flags + buried_flags], [0] * len(clean) + [1] * len(buried)
+    results["accuracy"]["2,000-word documents"] = accuracy(
+        clean_flags + buried_flags, [0] * len(clean) + [1] * len(buried), FLAGGED
     )
     results["latency"] = {
         f"messages up to {SHORT_WORDS} words": latency(short),
@@ -82,16 +80,7 @@ def report(results: dict[str, Any]) -> str:
     lines: list[str] = []
     for variant in ("all layers", "without the classifier"):
         measured = results[variant]
-        lines += [
-            f"Guard: {variant}",
-            "",
-            "| set | injections | benign | recall | false-positive rate |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for name, row in measured["accuracy"].items():
-            recall = "-" if row["recall"] is None else f"{row['recall']:.3f}"
-            fpr = "-" if row["false_positive_rate"] is None else f"{row['false_positive_rate']:.3f}"
-            lines.append(f"| {name} | {row['injections']} | {row['benign']} | {recall} | {fpr} |")
+        lines += [f"Guard: {variant}", "", *accuracy_table(measured["accuracy"])]
         lines += ["", "| input | calls | added p50 (ms) | added p99 (ms) |", "|---|---:|---:|---:|"]
         for name, row in measured["latency"].items():
             lines.append(f"| {name} | {row['calls']} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} |")

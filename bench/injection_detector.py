@@ -147,18 +147,26 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def accuracy_table(accuracy_by_set: dict[str, dict[str, Any]]) -> list[str]:
+    """The Markdown table every injection bench prints: one row per evaluation set."""
+    lines = [
+        "| set | injections | benign | recall | false-positive rate |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in accuracy_by_set.items():
+        recall = "-" if row["recall"] is None else f"{row['recall']:.3f}"
+        fpr = "-" if row["false_positive_rate"] is None else f"{row['false_positive_rate']:.3f}"
+        lines.append(f"| {name} | {row['injections']} | {row['benign']} | {recall} | {fpr} |")
+    return lines
+
+
 def report(results: dict[str, Any]) -> str:
     lines = [
         f"Learned injection detector alone, threshold {results['threshold']:.3f}, "
         f"{results['threads']} ONNX threads",
         "",
-        "| set | injections | benign | recall | false-positive rate |",
-        "|---|---:|---:|---:|---:|",
+        *accuracy_table(results["accuracy"]),
     ]
-    for name, row in results["accuracy"].items():
-        recall = "-" if row["recall"] is None else f"{row['recall']:.3f}"
-        fpr = "-" if row["false_positive_rate"] is None else f"{row['false_positive_rate']:.3f}"
-        lines.append(f"| {name} | {row['injections']} | {row['benign']} | {recall} | {fpr} |")
     lines += ["", "| input | calls | added p50 (ms) | added p99 (ms) |", "|---|---:|---:|---:|"]
     for name, row in results["latency"].items():
         lines.append(f"| {name} | {row['calls']} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |")

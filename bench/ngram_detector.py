@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from harness import environment, percentile, run_and_report
-from injection_detector import accuracy, evaluation_sets, long_inputs, read_jsonl, timed
+from injection_detector import (
+    accuracy,
+    accuracy_table,
+    evaluation_sets,
+    long_inputs,
+    read_jsonl,
+    timed,
+)
 from llmaas.adapters.guardrails.ngram import WEIGHTS_FILE, NgramInjectionDetector
 from llmaas.adapters.guardrails.normalisation import normalise
 
@@ -130,13 +137,8 @@ def report(results: dict[str, Any]) -> str:
         f"n-gram injection detector alone, threshold {results['threshold']:.3f} "
         f"(strict {results['strict_threshold']:.3f}), one thread",
         "",
-        "| set | injections | benign | recall | false-positive rate |",
-        "|---|---:|---:|---:|---:|",
+        *accuracy_table(results["accuracy"]),
     ]
-    for name, row in results["accuracy"].items():
-        recall = "-" if row["recall"] is None else f"{row['recall']:.3f}"
-        fpr = "-" if row["false_positive_rate"] is None else f"{row['false_positive_rate']:.3f}"
-        lines.append(f"| {name} | {row['injections']} | {row['benign']} | {recall} | {fpr} |")
     lines += ["", "| input | call | calls | p50 (ms) | p99 (ms) |", "|---|---|---:|---:|---:|"]
     for name, ways in results["latency"].items():
         for way, row in ways.items():
