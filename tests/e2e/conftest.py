@@ -83,6 +83,34 @@ def wait_ready(
     raise RuntimeError(f"server not ready after {timeout}s:\n{log_path.read_text()[-3000:]}")
 
 
+def unreachable_engine_config(
+    directory: Path, capabilities: str = "[chat]", embedding_dimensions: int | None = None
+) -> Path:
+    """A models file with one remote model whose only engine listens nowhere: a server that starts
+    in seconds (no weights to load) and answers 503 for inference."""
+    dimensions = (
+        f"\n    embedding_dimensions: {embedding_dimensions}" if embedding_dimensions else ""
+    )
+    config = directory / "models.yaml"
+    config.write_text(
+        f"""
+models:
+  - id: remote-model
+    owned_by: ops
+    created: 2026-01-01
+    context_length: 4096
+    capabilities: {capabilities}{dimensions}
+    deployments:
+      - name: gpu-1
+        engine: vllm
+        url: http://127.0.0.1:{free_port()}/v1
+        connect_timeout: 1
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
 def server_environment(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,

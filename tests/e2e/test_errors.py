@@ -11,7 +11,12 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import Server, free_port, start_server, stop_server
+from tests.e2e.conftest import (
+    Server,
+    start_server,
+    stop_server,
+    unreachable_engine_config,
+)
 from tests.support.canary import places_holding
 from tests.support.openai_spec import assert_valid
 
@@ -190,24 +195,7 @@ def test_openapi_document_and_docs(server: Server) -> None:
 @pytest.fixture(scope="module")
 def remote_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("llmaas-remote-down")
-    config = directory / "models.yaml"
-    config.write_text(
-        f"""
-models:
-  - id: remote-model
-    owned_by: ops
-    created: 2026-01-01
-    context_length: 4096
-    capabilities: [chat, completions, embeddings]
-    embedding_dimensions: 8
-    deployments:
-      - name: gpu-1
-        engine: vllm
-        url: http://127.0.0.1:{free_port()}/v1
-        connect_timeout: 1
-""",
-        encoding="utf-8",
-    )
+    config = unreachable_engine_config(directory, "[chat, completions, embeddings]", 8)
     running = start_server(directory, extra_args=("--config", str(config)), ready_path="/healthz")
     try:
         yield running

@@ -19,7 +19,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, free_port, start_server, stop_server
+from tests.e2e.conftest import (
+    Server,
+    start_server,
+    stop_server,
+    unreachable_engine_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,23 +41,7 @@ Outcome = tuple[bytes, float | None]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("llmaas-slow-clients")
-    config = directory / "models.yaml"
-    config.write_text(
-        f"""
-models:
-  - id: remote-model
-    owned_by: ops
-    created: 2026-01-01
-    context_length: 4096
-    capabilities: [chat]
-    deployments:
-      - name: gpu-1
-        engine: vllm
-        url: http://127.0.0.1:{free_port()}/v1
-        connect_timeout: 1
-""",
-        encoding="utf-8",
-    )
+    config = unreachable_engine_config(directory)
     running = start_server(
         directory,
         extra_args=("--config", str(config)),
