@@ -93,12 +93,11 @@ def chat_texts(request: ChatCompletionRequest) -> list[ScannedText]:
 
 def completion_texts(request: CompletionRequest) -> list[ScannedText]:
     """A text completion's prompt(s); token-id prompts carry no text to read."""
-    prompts = request.prompts()
     if isinstance(request.prompt, str):
         return [ScannedText(request.prompt, Origin.PROMPT, "prompt")]
     return [
         ScannedText(item, Origin.PROMPT, f"prompt[{index}]")
-        for index, item in enumerate(prompts)
+        for index, item in enumerate(request.prompts())
         if isinstance(item, str)
     ]
 
