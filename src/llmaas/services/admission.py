@@ -242,6 +242,18 @@ class Admission:
         values = await self._counters.read(keys) if keys else ()
         return dict(zip(organization_ids, values, strict=True))
 
+    async def organization_spend(self, organization_id: str) -> tuple[int, int]:
+        """One organization's spend this month and all time (the console's overview), exact to the
+        last settled request on any instance."""
+        month = span(Window.MONTH, self._clock.now().timestamp())
+        this_month, all_time = await self._counters.read(
+            [
+                organization_counter(organization_id, "spend", month.label),
+                organization_counter(organization_id, "spend", "all"),
+            ]
+        )
+        return this_month, all_time
+
     def _current_spans(self, now: float) -> tuple[WindowSpan, ...]:
         """The windows of this second, computed once per second rather than once per request."""
         second = int(now)

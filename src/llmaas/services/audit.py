@@ -8,7 +8,7 @@ prices) and never hold a secret: a key's hash is not a summary.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Set
 from typing import Any
 
 from llmaas.domain.api_keys import ApiKeyRecord
@@ -87,6 +87,22 @@ class AuditTrail:
                 yield record
             after = page[-1].sequence
 
+    async def records_of(
+        self, organization_id: str, key_ids: Set[str], *, after: int = 0, limit: int
+    ) -> list[AuditRecord]:
+        """The records about one organization: itself, its keys, and its members' logins.
+
+        Found by reading the trail in pages (it has no organization column: a record's target may be
+        a key, whose organization only its creation record names).
+        """
+        found: list[AuditRecord] = []
+        async for record in self.all_records(after=after):
+            if concerns(record, organization_id, key_ids):
+                found.append(record)
+                if len(found) >= limit:
+                    break
+        return found
+
     async def verify(self) -> tuple[int, list[ChainBreak]]:
         """How many records were checked, and every break found."""
         records = [record async for record in self.all_records()]
@@ -152,3 +168,15 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     return value
+
+
+def concerns(record: AuditRecord, organization_id: str, key_ids: Set[str]) -> bool:
+    entry = record.entry
+    if entry.target == f"organization:{organization_id}":
+        return True
+    if entry.target.startswith("key:") and entry.target[4:] in key_ids:
+        return True
+    if entry.action in (AuditAction.LOGIN_SUCCEEDED, AuditAction.LOGIN_FAILED):
+        roles = entry.after.get("roles")
+        return isinstance(roles, Mapping) and organization_id in roles
+    return any(side.get("organization") == organization_id for side in (entry.before, entry.after))

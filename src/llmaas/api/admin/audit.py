@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from llmaas.api.admin.audit_schemas import AuditList, AuditRecordOut, AuditVerification
-from llmaas.api.admin.auth import AdminCaller
+from llmaas.api.admin.auth import AuditReader, PlatformReader
 from llmaas.api.admin.docs import SECURITY, answers, reply
 from llmaas.domain.errors import InvalidRequest
 
@@ -22,13 +22,23 @@ MAX_PAGE = 1000
     summary="List audit records, oldest first (page with `after`)",
 )
 async def list_audit(
-    caller: AdminCaller,
+    caller: AuditReader,
     after: str | None = Query(default=None, description="Only records after this sequence."),
     limit: str | None = Query(default=None, description=f"At most this many (1 to {MAX_PAGE})."),
 ) -> Response:
     start = _count(after, "after", minimum=0, default=0)
     size = _count(limit, "limit", minimum=1, default=100, maximum=MAX_PAGE)
-    records = await caller.services.audit.records(after=start, limit=size + 1)
+    audit = caller.services.audit
+    organization = caller.scope.organization_id
+    if organization is None:
+        records = await audit.records(after=start, limit=size + 1)
+    else:
+        keys = await caller.services.api_keys.list(
+            include_revoked=True, organization_id=organization
+        )
+        records = await audit.records_of(
+            organization, {key.id for key in keys}, after=start, limit=size + 1
+        )
     return reply(
         AuditList(data=[AuditRecordOut.of(r) for r in records[:size]], has_more=len(records) > size)
     )
@@ -41,7 +51,7 @@ async def list_audit(
     openapi_extra=SECURITY,
     summary="Check the whole hash chain: any modified, deleted or reordered record is named",
 )
-async def verify_audit(caller: AdminCaller) -> Response:
+async def verify_audit(caller: PlatformReader) -> Response:
     checked, breaks = await caller.services.audit.verify()
     return reply(
         AuditVerification(records=checked, intact=not breaks, breaks=[str(b) for b in breaks])

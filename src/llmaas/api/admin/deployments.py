@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
-from llmaas.api.admin.auth import AdminCaller
+from llmaas.api.admin.auth import AdminCaller, PlatformReader
 from llmaas.api.admin.docs import SECURITY, answers, reply
 from llmaas.api.admin.values import ResponseModel
 from llmaas.domain.audit import AuditAction
@@ -106,7 +106,7 @@ class DeploymentList(ResponseModel):
     openapi_extra=SECURITY,
     summary="List deployments with their health, circuit and load",
 )
-async def list_deployments(caller: AdminCaller) -> Response:
+async def list_deployments(caller: PlatformReader) -> Response:
     views = caller.services.fleet.list()
     return reply(DeploymentList(data=[DeploymentOut.of(v) for v in views]))
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from llmaas.api.admin import examples
-from llmaas.api.admin.auth import AdminCaller
+from llmaas.api.admin.auth import AdminCall, KeysReader, KeysWriter
 from llmaas.api.admin.docs import SECURITY, answers, body, parse_optional_body, reply
 from llmaas.api.admin.reports import flag
 from llmaas.api.admin.schemas import (
@@ -24,6 +24,9 @@ from llmaas.api.admin.schemas import (
     KeyUpdate,
 )
 from llmaas.api.body import parse_body
+from llmaas.domain.api_keys import ApiKeyRecord
+from llmaas.domain.errors import echoed_id
+from llmaas.domain.staff import Permission
 
 router = APIRouter(prefix="/keys")
 
@@ -36,14 +39,15 @@ router = APIRouter(prefix="/keys")
     summary="List API keys",
 )
 async def list_keys(
-    caller: AdminCaller,
+    caller: KeysReader,
     organization: str | None = Query(default=None, description="Only this organization's keys."),
     include_revoked: str | None = Query(
         default=None, description="`true` to list revoked keys too.", examples=["true"]
     ),
 ) -> Response:
     records = await caller.services.api_keys.list(
-        include_revoked=flag(include_revoked, "include_revoked"), organization_id=organization
+        include_revoked=flag(include_revoked, "include_revoked"),
+        organization_id=caller.organization(organization),
     )
     return reply(KeyList(data=[KeyOut.of(record) for record in records]))
 
@@ -56,11 +60,18 @@ async def list_keys(
     openapi_extra=body(KeyCreate, examples.KEY_CREATE),
     summary="Create an API key (its secret is shown once)",
 )
-async def create_key(http: Request, caller: AdminCaller) -> Response:
+async def create_key(http: Request, caller: KeysWriter) -> Response:
     request = await parse_body(http, KeyCreate)
-    issued = await caller.services.api_keys.create(
-        request.name, by=caller.actor, **request.arguments()
-    )
+    arguments = request.arguments()
+    if caller.scope.organization_id is not None:
+        # A scoped caller creates keys in its own organization, and never an admin key: that
+        # would be the platform operator's power.
+        if "organization" not in request.model_fields_set:
+            arguments["organization_id"] = caller.scope.organization_id
+        caller.require_organization(arguments["organization_id"], "such organization")
+        if request.is_admin:
+            caller.require(Permission.PLATFORM_WRITE)
+    issued = await caller.services.api_keys.create(request.name, by=caller.actor, **arguments)
     return reply(IssuedKeyOut.issued(issued.record, issued.key.reveal()), 201)
 
 
@@ -71,8 +82,8 @@ async def create_key(http: Request, caller: AdminCaller) -> Response:
     openapi_extra=SECURITY,
     summary="Describe an API key",
 )
-async def get_key(key_id: str, caller: AdminCaller) -> Response:
-    return reply(KeyOut.of(await caller.services.api_keys.get(key_id)))
+async def get_key(key_id: str, caller: KeysReader) -> Response:
+    return reply(KeyOut.of(await _visible_key(caller, key_id, change=False)))
 
 
 @router.patch(
@@ -82,10 +93,12 @@ async def get_key(key_id: str, caller: AdminCaller) -> Response:
     openapi_extra=body(KeyUpdate, examples.KEY_UPDATE),
     summary="Change an API key's name, models, limits or expiry",
 )
-async def update_key(key_id: str, http: Request, caller: AdminCaller) -> Response:
+async def update_key(key_id: str, http: Request, caller: KeysWriter) -> Response:
     request = await parse_body(http, KeyUpdate)
-    keys = caller.services.api_keys
-    record = await keys.update(key_id, by=caller.actor, **request.changes(await keys.get(key_id)))
+    current = await _visible_key(caller, key_id)
+    record = await caller.services.api_keys.update(
+        key_id, by=caller.actor, **request.changes(current)
+    )
     return reply(KeyOut.of(record))
 
 
@@ -96,8 +109,9 @@ async def update_key(key_id: str, http: Request, caller: AdminCaller) -> Respons
     openapi_extra=body(KeyRotation, examples.KEY_ROTATION, required=False),
     summary="Rotate an API key: a new secret, the old one valid for a grace period",
 )
-async def rotate_key(key_id: str, http: Request, caller: AdminCaller) -> Response:
+async def rotate_key(key_id: str, http: Request, caller: KeysWriter) -> Response:
     request = await parse_optional_body(http, KeyRotation)
+    await _visible_key(caller, key_id)
     issued = await caller.services.api_keys.rotate(
         key_id, grace=timedelta(seconds=request.grace_seconds), by=caller.actor
     )
@@ -111,7 +125,20 @@ async def rotate_key(key_id: str, http: Request, caller: AdminCaller) -> Respons
     openapi_extra=SECURITY,
     summary="Revoke an API key (refused everywhere from its next request)",
 )
-async def revoke_key(key_id: str, caller: AdminCaller) -> Response:
+async def revoke_key(key_id: str, caller: KeysWriter) -> Response:
+    await _visible_key(caller, key_id)
     keys = caller.services.api_keys
     await keys.revoke(key_id, by=caller.actor)
     return reply(KeyOut.of(await keys.get(key_id)))
+
+
+async def _visible_key(caller: AdminCall, key_id: str, *, change: bool = True) -> ApiKeyRecord:
+    """The key, if the caller may see it: another organization's key is as unknown as a missing one.
+
+    An admin key is the platform operator's credential, so only the platform operator changes one.
+    """
+    record = await caller.services.api_keys.get(key_id)
+    caller.require_organization(record.organization_id, f"API key with id '{echoed_id(key_id)}'")
+    if change and record.is_admin:
+        caller.require(Permission.PLATFORM_WRITE)
+    return record

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from llmaas.api.admin import examples
-from llmaas.api.admin.auth import AdminCaller
+from llmaas.api.admin.auth import AdminCaller, UsageReader
 from llmaas.api.admin.docs import SECURITY, answers, body, reply
 from llmaas.api.admin.schemas import (
     CreditPurchase,
@@ -18,6 +18,7 @@ from llmaas.api.admin.schemas import (
     OrganizationUpdate,
 )
 from llmaas.api.body import parse_body
+from llmaas.domain.errors import echoed_id
 from llmaas.domain.tenants import Organization
 from llmaas.services.container import Services
 
@@ -31,8 +32,12 @@ router = APIRouter(prefix="/organizations")
     openapi_extra=SECURITY,
     summary="List organizations",
 )
-async def list_organizations(caller: AdminCaller) -> Response:
-    organizations = await caller.services.tenants.organizations()
+async def list_organizations(caller: UsageReader) -> Response:
+    organizations = [
+        organization
+        for organization in await caller.services.tenants.organizations()
+        if caller.scope.covers(organization.id)
+    ]
     return reply(OrganizationList(data=await _views(caller.services, organizations)))
 
 
@@ -59,7 +64,8 @@ async def create_organization(http: Request, caller: AdminCaller) -> Response:
     openapi_extra=SECURITY,
     summary="Describe an organization, with its credit balance",
 )
-async def get_organization(organization_id: str, caller: AdminCaller) -> Response:
+async def get_organization(organization_id: str, caller: UsageReader) -> Response:
+    caller.require_organization(organization_id, f"organization '{echoed_id(organization_id)}'")
     organization = await caller.services.tenants.organization(organization_id)
     return reply(await _view(caller.services, organization))
 

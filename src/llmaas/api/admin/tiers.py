@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from llmaas.api.admin import examples
-from llmaas.api.admin.auth import AdminCaller
+from llmaas.api.admin.auth import AdminCaller, PlatformReader
 from llmaas.api.admin.docs import SECURITY, answers, body, reply
 from llmaas.api.admin.schemas import TierCreate, TierList, TierOut, TierUpdate
 from llmaas.api.body import parse_body
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/tiers")
     openapi_extra=SECURITY,
     summary="List tiers",
 )
-async def list_tiers(caller: AdminCaller) -> Response:
+async def list_tiers(caller: PlatformReader) -> Response:
     tiers = await caller.services.tenants.tiers()
     return reply(TierList(data=[TierOut.of(tier) for tier in tiers]))
 
@@ -47,7 +47,7 @@ async def create_tier(http: Request, caller: AdminCaller) -> Response:
     openapi_extra=SECURITY,
     summary="Describe a tier",
 )
-async def get_tier(tier_id: str, caller: AdminCaller) -> Response:
+async def get_tier(tier_id: str, caller: PlatformReader) -> Response:
     return reply(TierOut.of(await caller.services.tenants.tier(tier_id)))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from llmaas.api.admin.auth import AdminCaller
+from llmaas.api.admin.auth import UsageReader
 from llmaas.api.admin.docs import SECURITY, answers
 from llmaas.api.admin.reports import CSV_CONTENT, ReportParamsDep, UsageReportOut, usage_report
 
@@ -23,7 +23,7 @@ _RESPONSES[200]["content"] = {**_RESPONSES[200]["content"], **CSV_CONTENT}
     summary="Usage report (JSON or CSV)",
 )
 async def usage(
-    caller: AdminCaller,
+    caller: UsageReader,
     params: ReportParamsDep,
     organization: str | None = Query(default=None, description="Only this organization."),
     key: str | None = Query(default=None, description="Only this API key (its id)."),
@@ -31,6 +31,9 @@ async def usage(
 ) -> Response:
     reports = caller.services.usage
     query = params.query(
-        reports.this_month(), organization_id=organization, key_id=key, model=model
+        reports.this_month(),
+        organization_id=caller.organization(organization),
+        key_id=key,
+        model=model,
     )
     return await usage_report(reports, params, query)
