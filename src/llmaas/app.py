@@ -33,6 +33,7 @@ from llmaas.adapters.sql.engine import create_engine
 from llmaas.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from llmaas.adapters.usage_log import LoggingUsageObserver
 from llmaas.api.factory import build_http_app
+from llmaas.app_console import console_sessions, identity_provider, origin_of
 from llmaas.domain.api_keys import KeyHasher
 from llmaas.domain.audit import AuditChain
 from llmaas.domain.catalog import Catalog
@@ -53,6 +54,7 @@ from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
 from llmaas.services.circuit_breaker import BreakerState
 from llmaas.services.completions import CompletionsService
+from llmaas.services.console_overview import ConsoleOverview
 from llmaas.services.container import Services
 from llmaas.services.embeddings import EmbeddingsService
 from llmaas.services.failover import Attempts
@@ -61,6 +63,7 @@ from llmaas.services.guarding import Guarding, GuardSettings
 from llmaas.services.health import Probe, Readiness
 from llmaas.services.health_checks import HealthChecker
 from llmaas.services.images import ImageInliner, ImageLimits
+from llmaas.services.live_usage import LiveUsage
 from llmaas.services.metering import Metering
 from llmaas.services.rerank import RerankService
 from llmaas.services.routing import Router, RouterOptions
@@ -90,6 +93,7 @@ class Core:
     tenants: TenantService
     usage: UsageReports
     audit: AuditTrail
+    secret: Secret
 
     async def close(self) -> None:
         await self.counters.close()
@@ -137,6 +141,7 @@ def build_core(settings: Settings) -> Core:
         tenants=TenantService(unit_of_work, clock, audit),
         usage=UsageReports(unit_of_work, admission, clock),
         audit=audit,
+        secret=secret,
     )
 
 
@@ -248,9 +253,10 @@ def create_app(
         dropped=lambda: writer.dropped,
         deployments=lambda: _deployment_samples(router, core.clock.monotonic()),
     )
+    live = LiveUsage(core.clock)
     writer = UsageWriter(
         core.unit_of_work,
-        observers=[LoggingUsageObserver(), *observers, metrics],
+        observers=[LoggingUsageObserver(), *observers, metrics, live],
         batch_size=settings.usage_batch_size,
         interval=settings.usage_flush_seconds,
     )
@@ -280,6 +286,8 @@ def create_app(
             for model in catalog.deployed()
         }
     )
+    identity = identity_provider(settings)
+    catalog_service = CatalogService(router)
     services = Services(
         authenticator=core.authenticator,
         completions=CompletionsService(
@@ -287,7 +295,7 @@ def create_app(
         ),
         embeddings=EmbeddingsService(router, metering, attempts),
         rerank=RerankService(router, metering, attempts),
-        catalog=CatalogService(router),
+        catalog=catalog_service,
         fleet=FleetAdmin(router, core.counters, core.clock),
         status=StatusService(router, core.clock),
         api_keys=core.api_keys,
@@ -297,6 +305,12 @@ def create_app(
         usage=core.usage,
         transcriptions=TranscriptionsService(router, metering, attempts),
         audit=core.audit,
+        console=console_sessions(
+            settings, core.secret, identity, core.authenticator, core.audit, core.clock
+        ),
+        console_overview=ConsoleOverview(
+            core.tenants, core.admission, core.usage, live, catalog_service
+        ),
     )
 
     @asynccontextmanager
@@ -327,6 +341,8 @@ def create_app(
             await core.admission.drain()
             await writer.close()
             await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
+            if identity is not None:
+                await identity.close()
             await core.close()
 
     app = build_http_app(
@@ -335,6 +351,10 @@ def create_app(
         max_audio_bytes=settings.max_audio_bytes,
     )
     app.state.services = services
+    app.state.console_public_url = settings.public_url
+    if settings.oidc_issuer:
+        # The logout form's redirect leads to the identity provider: the page's CSP must allow it.
+        app.state.console_form_origins = origin_of(settings.oidc_issuer)
     if settings.metrics_enabled:
         app.state.metrics = metrics
     return app

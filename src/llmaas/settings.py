@@ -110,6 +110,27 @@ class Settings(BaseSettings):
     """Identical prompts one key may send within ``guardrail_repeat_window_seconds`` before the next
     ones are treated as a flood (a ``repeated_prompt`` finding)."""
     guardrail_repeat_window_seconds: float = Field(default=60.0, gt=0)
+    public_url: str | None = None
+    """The address people and identity providers reach this gateway at (``https://llm.example.fr``),
+    when it differs from what requests say (behind a proxy): the console's SSO callback is built on it."""
+    oidc_issuer: str | None = None
+    """The console's identity provider (``https://login.example.fr/realms/acme``); unset, the console
+    offers a local login with an admin API key instead."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    """Unset for a public client (PKCE alone)."""
+    oidc_scopes: str = "openid profile email"
+    oidc_groups_claim: str = "groups"
+    """The claim listing the person's groups: ``llmaas:operator`` or ``llmaas:<organization>:<role>``
+    (role: ``owner``, ``admin``, ``billing`` or ``viewer``)."""
+    oidc_group_prefix: str = Field(default="llmaas", pattern=r"^[^:\s]+$")
+    oidc_require_mfa: bool = False
+    """Refuse console logins whose ID token does not show a second factor (``amr``, or ``acr`` in
+    ``oidc_mfa_acr_values``)."""
+    oidc_mfa_acr_values: list[str] = []
+    console_idle_minutes: int = Field(default=60, ge=1)
+    console_session_hours: int = Field(default=8, ge=1)
+    """A console session ends after this long even when used, and the identity provider is asked again."""
     metrics_enabled: bool = True
     """Serve Prometheus metrics on ``/metrics``."""
     log_level: str = "info"

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from llmaas import __version__
-from llmaas.api import admin, health, metrics, public
+from llmaas.api import admin, console, health, metrics, public
 from llmaas.api.errors import install_error_handlers
 from llmaas.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from llmaas.api.openai import audio, chat, completions, embeddings, me, models, rerank
@@ -50,6 +50,7 @@ def build_http_app(
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(metrics.router)
+    console.install(app)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=max_body_bytes,

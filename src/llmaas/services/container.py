@@ -10,6 +10,8 @@ from llmaas.services.audit import AuditTrail
 from llmaas.services.authentication import Authenticator
 from llmaas.services.catalog import CatalogService
 from llmaas.services.completions import CompletionsService
+from llmaas.services.console_overview import ConsoleOverview
+from llmaas.services.console_sessions import ConsoleSessions
 from llmaas.services.embeddings import EmbeddingsService
 from llmaas.services.fleet_admin import FleetAdmin
 from llmaas.services.health import Readiness
@@ -36,3 +38,5 @@ class Services:
     usage: UsageReports
     transcriptions: TranscriptionsService
     audit: AuditTrail
+    console: ConsoleSessions
+    console_overview: ConsoleOverview
