@@ -73,14 +73,21 @@ typecheck: install-dev
 contracts: install-dev
 	$(BIN)/lint-imports
 
-# Debian packages the tests use: espeak-ng speaks the sentences the speech-to-text tests transcribe.
-# Installed only when missing (apt-get needs root); a machine where that fails stops here, loudly.
+# Debian packages the tests use: espeak-ng speaks the sentences the speech-to-text tests transcribe,
+# and Chromium runs the console's browser tests (Playwright drives it; Playwright's own browser
+# download is never used). Installed only when missing (apt-get needs root); a machine where that
+# fails stops here, loudly.
+SYSTEM_TEST_PACKAGES := espeak-ng:espeak-ng chromium:chromium
+
 system-test-deps:
-	@if ! command -v espeak-ng >/dev/null 2>&1; then \
-		echo ">> installing espeak-ng (speech for the transcription tests)"; \
+	@missing=""; for pair in $(SYSTEM_TEST_PACKAGES); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo ">> installing$$missing (speech for the transcription tests, a browser for the console's)"; \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq espeak-ng \
-			|| { echo "error: could not install espeak-ng; install it (apt-get install espeak-ng) and rerun" >&2; exit 1; }; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing \
+			|| { echo "error: could not install$$missing; install them (apt-get install$$missing) and rerun" >&2; exit 1; }; \
 	fi
 
 test: lint typecheck contracts system-test-deps
