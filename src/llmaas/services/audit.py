@@ -80,6 +80,14 @@ class AuditTrail:
         async with self._unit_of_work() as uow:
             return await uow.audit.list(after=after, limit=limit)
 
+    async def latest(self, limit: int) -> list[AuditRecord]:
+        """The newest ``limit`` records, oldest first, read without scanning the trail."""
+        async with self._unit_of_work() as uow:
+            last = await uow.audit.last_for_update()
+            if last is None:
+                return []
+            return await uow.audit.list(after=max(0, last.sequence - limit), limit=limit)
+
     async def all_records(self, *, after: int = 0) -> AsyncIterator[AuditRecord]:
         """Every record from ``after + 1`` on, read a page at a time."""
         while page := await self.records(after=after, limit=PAGE):

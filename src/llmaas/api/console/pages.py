@@ -214,7 +214,7 @@ async def _recent_audit(services: Services, session: ConsoleSession) -> list[Aud
     """The newest records first: the whole trail for an operator, the organization's otherwise."""
     organization = session.scope.organization_id
     if organization is None:
-        records = [r async for r in services.audit.all_records()]
+        records = await services.audit.latest(AUDIT_PAGE)
     else:
         keys = await services.api_keys.list(include_revoked=True, organization_id=organization)
         records = await services.audit.records_of(
