@@ -306,7 +306,13 @@ def create_app(
         transcriptions=TranscriptionsService(router, metering, attempts),
         audit=core.audit,
         console=console_sessions(
-            settings, core.secret, identity, core.authenticator, core.audit, core.clock
+            settings,
+            core.secret,
+            identity,
+            core.authenticator,
+            core.counters,
+            core.audit,
+            core.clock,
         ),
         console_overview=ConsoleOverview(
             core.tenants, core.admission, core.usage, live, catalog_service

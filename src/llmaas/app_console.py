@@ -11,6 +11,7 @@ from llmaas.adapters.oidc import AuthlibIdentityProvider
 from llmaas.adapters.sealing import SignedSealer
 from llmaas.domain.secrets import Secret
 from llmaas.ports.clock import Clock
+from llmaas.ports.counters import Counters
 from llmaas.ports.identity import IdentityProvider
 from llmaas.services.audit import AuditTrail
 from llmaas.services.authentication import Authenticator
@@ -39,6 +40,7 @@ def console_sessions(
     secret: Secret,
     identity: IdentityProvider | None,
     authenticator: Authenticator,
+    counters: Counters,
     audit: AuditTrail,
     clock: Clock,
 ) -> ConsoleSessions:
@@ -47,6 +49,7 @@ def console_sessions(
         logins=SignedSealer(secret, "console-login"),
         identity=identity,
         authenticator=authenticator,
+        counters=counters,
         audit=audit,
         clock=clock,
         options=ConsoleOptions(

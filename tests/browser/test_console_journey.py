@@ -8,6 +8,7 @@ steps of one journey.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -313,3 +314,6 @@ def test_an_operator_switches_organizations_and_logs_out(
         expect(page).to_have_url(re.compile(r"/console/login"))
     finally:
         context.close()
+    records = json.loads(console.server.cli("audit", "list", "--json").stdout)
+    logouts = [r for r in records if r["action"] == "logout"]
+    assert [r["actor"] for r in logouts] == [f"sso:{OLGA.subject}"]

@@ -24,9 +24,9 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def session_of(request: Request) -> ConsoleSession | None:
+async def session_of(request: Request) -> ConsoleSession | None:
     sessions: ConsoleSessions = request.app.state.services.console
-    return sessions.open(request.cookies.get(SESSION_COOKIE))
+    return await sessions.open(request.cookies.get(SESSION_COOKIE))
 
 
 def check_csrf(request: Request, session: ConsoleSession, submitted: str | None = None) -> None:

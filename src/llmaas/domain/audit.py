@@ -41,6 +41,7 @@ class AuditAction(StrEnum):
     DEPLOYMENT_UNDRAINED = "deployment.undrained"
     LOGIN_SUCCEEDED = "login.succeeded"
     LOGIN_FAILED = "login.failed"
+    LOGOUT = "logout"
 
 
 @dataclass(frozen=True, slots=True)

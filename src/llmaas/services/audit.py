@@ -178,13 +178,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+_SESSION_ACTIONS = (AuditAction.LOGIN_SUCCEEDED, AuditAction.LOGIN_FAILED, AuditAction.LOGOUT)
+
+
 def concerns(record: AuditRecord, organization_id: str, key_ids: Set[str]) -> bool:
     entry = record.entry
     if entry.target == f"organization:{organization_id}":
         return True
     if entry.target.startswith("key:") and entry.target[4:] in key_ids:
         return True
-    if entry.action in (AuditAction.LOGIN_SUCCEEDED, AuditAction.LOGIN_FAILED):
+    if entry.action in _SESSION_ACTIONS:
         roles = entry.after.get("roles")
         return isinstance(roles, Mapping) and organization_id in roles
     return any(side.get("organization") == organization_id for side in (entry.before, entry.after))

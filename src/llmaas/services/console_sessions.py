@@ -4,7 +4,9 @@ A session is a sealed cookie, not a database row: it carries who logged in, the 
 provider gave them, the organization they are looking at and a CSRF token, and any gateway instance can
 check it with the shared server secret. It ends at logout, after ``idle_seconds`` without a console
 request, and after ``lifetime_seconds`` in any case, when the identity provider is asked again (and
-applies its own policies, MFA included).
+applies its own policies, MFA included). Logging out raises a flag for the session's id in the shared
+counters (memory, or Redis for several instances) until the session would have expired anyway, so a copy
+of the cookie is dead too, on every instance.
 
 Every login, accepted or refused, is written to the audit trail; a refusal names its reason, never a
 token or a code.
@@ -12,6 +14,7 @@ token or a code.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -23,17 +26,20 @@ from llmaas.domain.errors import InvalidApiKey, OrganizationDisabled
 from llmaas.domain.staff import AdminScope, GroupMapping, Role, StaffMember
 from llmaas.domain.tenants import DEFAULT_ORGANIZATION_ID
 from llmaas.ports.clock import Clock
+from llmaas.ports.counters import Counters
 from llmaas.ports.identity import IdentityError, IdentityProvider, LoginChallenge
 from llmaas.ports.sealing import Sealer
 from llmaas.services.audit import AuditTrail
 from llmaas.services.authentication import Authenticator
 
+_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 LOGIN_SECONDS = 600
 """A login started at the identity provider must come back within this time."""
 MFA_METHODS = frozenset({"mfa", "otp", "hwk", "sms", "fpt", "face", "iris", "retina", "vbm", "sc"})
 """RFC 8176 ``amr`` values that are themselves a second factor (or say one was used: ``mfa``)."""
 
 
+PROVIDER_REFUSED = "Your identity provider did not log you in."
 NO_ROLE = (
     "Your account has no llmaas role. Ask your administrator to add you to an llmaas group of "
     "your organization."
@@ -64,6 +70,8 @@ class ConsoleSession:
     expires_at: datetime
     via: str
     """``sso`` or ``admin-key``."""
+    session_id: str = ""
+    """Random, public: names the session for its logout flag."""
 
     @property
     def scope(self) -> AdminScope:
@@ -98,6 +106,7 @@ class ConsoleSessions:
         logins: Sealer,
         identity: IdentityProvider | None,
         authenticator: Authenticator,
+        counters: Counters,
         audit: AuditTrail,
         clock: Clock,
         options: ConsoleOptions = ConsoleOptions(),
@@ -106,6 +115,7 @@ class ConsoleSessions:
         self._logins = logins
         self._identity = identity
         self._authenticator = authenticator
+        self._counters = counters
         self._audit = audit
         self._clock = clock
         self._options = options
@@ -183,8 +193,9 @@ class ConsoleSessions:
         )
         return session
 
-    def open(self, cookie: str | None) -> ConsoleSession | None:
-        """The session a cookie holds, or ``None`` when it is missing, forged, idle or expired."""
+    async def open(self, cookie: str | None) -> ConsoleSession | None:
+        """The session a cookie holds, or ``None`` when it is missing, forged, idle, expired or
+        logged out."""
         if not cookie:
             return None
         payload = self._sessions.unseal(cookie, max_age_seconds=self._options.idle_seconds)
@@ -198,7 +209,8 @@ class ConsoleSessions:
             return None
         if session.member.scope_in(session.organization_id) is None:
             return None
-        return session
+        (logged_out,) = await self._counters.read([_logout_flag(session.session_id)])
+        return None if logged_out else session
 
     def seal(self, session: ConsoleSession) -> str:
         """The cookie value; sealing again on each page view is what keeps an active session alive."""
@@ -208,6 +220,25 @@ class ConsoleSessions:
         if session.member.scope_in(organization_id) is None:
             return None
         return replace(session, organization_id=organization_id)
+
+    async def logout(self, session: ConsoleSession, source: str) -> None:
+        remaining = (session.expires_at - self._clock.now()).total_seconds()
+        await self._counters.set_flag(_logout_flag(session.session_id), max(1, int(remaining) + 1))
+        await self._audit.record_alone(
+            Actor(session.actor_name, source),
+            AuditAction.LOGOUT,
+            "console",
+            after=_login_summary(session, {}),
+        )
+
+    async def provider_refused(self, error: str, source: str) -> str:
+        """The identity provider sent the person back with an error: record it, and say so.
+
+        Only the standard error code is shown, never the provider's ``error_description``, which
+        anyone could put in a link to this page."""
+        code = error if _ERROR_CODE.fullmatch(error) else "invalid_response"
+        await self._refused(Actor("sso:unknown", source), f"{PROVIDER_REFUSED} ({code})")
+        return PROVIDER_REFUSED
 
     async def logout_url(self, post_logout_redirect_uri: str) -> str | None:
         if self._identity is None:
@@ -272,6 +303,7 @@ class ConsoleSessions:
             member=member,
             organization_id=organization,
             csrf_token=secrets.token_urlsafe(32),
+            session_id=secrets.token_urlsafe(16),
             expires_at=self._clock.now() + timedelta(seconds=self._options.lifetime_seconds),
             via=via,
         )
@@ -280,6 +312,10 @@ class ConsoleSessions:
         await self._audit.record_alone(
             actor, AuditAction.LOGIN_FAILED, "console", after={"reason": reason[:200]}
         )
+
+
+def _logout_flag(session_id: str) -> str:
+    return f"console:logout:{session_id}"
 
 
 def _login_summary(session: ConsoleSession, claims: Mapping[str, Any]) -> dict[str, Any]:
@@ -307,6 +343,7 @@ def _payload_of(session: ConsoleSession) -> dict[str, Any]:
         "csrf": session.csrf_token,
         "exp": int(session.expires_at.timestamp()),
         "via": session.via,
+        "sid": session.session_id,
     }
 
 
@@ -327,4 +364,5 @@ def _session_from(payload: Mapping[str, Any]) -> ConsoleSession:
         csrf_token=str(payload["csrf"]),
         expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
         via=str(payload["via"]),
+        session_id=str(payload["sid"]),
     )

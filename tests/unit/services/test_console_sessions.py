@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from llmaas.adapters.memory.counters import MemoryCounters
 from llmaas.adapters.memory.unit_of_work import MemoryStore, MemoryUnitOfWork
 from llmaas.adapters.sealing import SignedSealer
 from llmaas.domain.api_keys import KeyHasher
@@ -24,6 +25,7 @@ from llmaas.services.audit import AuditTrail
 from llmaas.services.authentication import Authenticator
 from llmaas.services.console_sessions import (
     LOGIN_SECONDS,
+    PROVIDER_REFUSED,
     ConsoleOptions,
     ConsoleSession,
     ConsoleSessions,
@@ -83,6 +85,7 @@ class World:
     trail: AuditTrail
     authenticator: Authenticator
     keys: ApiKeyService
+    counters: MemoryCounters
     identity: FakeIdentity = field(default_factory=FakeIdentity)
 
     def sessions(self, options: ConsoleOptions = DEFAULTS, *, sso: bool = True) -> ConsoleSessions:
@@ -91,6 +94,7 @@ class World:
             logins=SignedSealer(SECRET, "console-login"),
             identity=self.identity if sso else None,
             authenticator=self.authenticator,
+            counters=self.counters,
             audit=self.trail,
             clock=self.clock,
             options=options,
@@ -113,7 +117,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     authenticator = Authenticator(lambda: MemoryUnitOfWork(store), hasher, clock)
     trail = AuditTrail(lambda: MemoryUnitOfWork(store), AuditChain(SECRET), clock)
     keys = ApiKeyService(lambda: MemoryUnitOfWork(store), hasher, clock, authenticator)
-    return World(clock, store, trail, authenticator, keys)
+    return World(clock, store, trail, authenticator, keys, MemoryCounters(clock.monotonic))
 
 
 async def sso_login(
@@ -354,7 +358,7 @@ async def test_a_sealed_session_opens_again_unchanged(world: World) -> None:
     sessions = world.sessions()
     world.identity.claims["groups"] = ["llmaas:acme:owner", "llmaas:globex:billing"]
     session, _ = await sso_login(sessions)
-    opened = sessions.open(sessions.seal(session))
+    opened = await sessions.open(sessions.seal(session))
     assert opened is not None
     assert opened.member == session.member
     assert opened.organization_id == session.organization_id
@@ -364,8 +368,8 @@ async def test_a_sealed_session_opens_again_unchanged(world: World) -> None:
 
 
 @pytest.mark.parametrize("cookie", [None, "", "garbage", "a.b.c"])
-def test_a_missing_or_junk_cookie_opens_nothing(world: World, cookie: str | None) -> None:
-    assert world.sessions().open(cookie) is None
+async def test_a_missing_or_junk_cookie_opens_nothing(world: World, cookie: str | None) -> None:
+    assert await world.sessions().open(cookie) is None
 
 
 async def test_a_tampered_cookie_opens_nothing(world: World) -> None:
@@ -374,9 +378,9 @@ async def test_a_tampered_cookie_opens_nothing(world: World) -> None:
     cookie = sessions.seal(session)
     middle = len(cookie) // 3
     flipped = cookie[:middle] + ("A" if cookie[middle] != "A" else "B") + cookie[middle + 1 :]
-    assert sessions.open(flipped) is None
-    assert sessions.open(cookie + "x") is None
-    assert sessions.open(cookie[:-1]) is None
+    assert await sessions.open(flipped) is None
+    assert await sessions.open(cookie + "x") is None
+    assert await sessions.open(cookie[:-1]) is None
 
 
 async def test_a_cookie_sealed_with_another_secret_opens_nothing(world: World) -> None:
@@ -387,7 +391,7 @@ async def test_a_cookie_sealed_with_another_secret_opens_nothing(world: World) -
     )
     assert payload is not None
     foreign = SignedSealer(Secret("t" * 48), "console-session").seal(payload)
-    assert sessions.open(foreign) is None
+    assert await sessions.open(foreign) is None
 
 
 async def test_sealer_purposes_are_not_interchangeable(world: World) -> None:
@@ -398,10 +402,10 @@ async def test_sealer_purposes_are_not_interchangeable(world: World) -> None:
     )
     assert payload is not None
     as_login = SignedSealer(SECRET, "console-login").seal(payload)
-    assert sessions.open(as_login) is None
+    assert await sessions.open(as_login) is None
     # ... and the other way: a session cookie is no pending login, a pending login no session.
     _, login_cookie = await sessions.begin_sso(CALLBACK, "/console/")
-    assert sessions.open(login_cookie) is None
+    assert await sessions.open(login_cookie) is None
     with pytest.raises(LoginRefused, match="expired"):
         await sessions.finish_sso(
             code=CODE,
@@ -417,9 +421,9 @@ async def test_an_idle_session_expires(world: World) -> None:
     session, _ = await sso_login(sessions)
     cookie = sessions.seal(session)
     world.clock.advance(599)
-    assert sessions.open(cookie) is not None
+    assert await sessions.open(cookie) is not None
     world.clock.advance(2)
-    assert sessions.open(cookie) is None
+    assert await sessions.open(cookie) is None
 
 
 async def test_sealing_again_keeps_an_active_session_alive_until_its_lifetime(
@@ -430,11 +434,11 @@ async def test_sealing_again_keeps_an_active_session_alive_until_its_lifetime(
     cookie = sessions.seal(session)
     for _ in range(5):  # 50 minutes of activity, a page every 10 minutes minus a second
         world.clock.advance(599)
-        opened = sessions.open(cookie)
+        opened = await sessions.open(cookie)
         assert opened is not None
         cookie = sessions.seal(opened)
     world.clock.advance(601)  # past the hour, still within the idle window
-    assert sessions.open(cookie) is None
+    assert await sessions.open(cookie) is None
 
 
 async def test_a_session_ends_at_its_lifetime_whatever_the_idle_window(world: World) -> None:
@@ -442,17 +446,17 @@ async def test_a_session_ends_at_its_lifetime_whatever_the_idle_window(world: Wo
     session, _ = await sso_login(sessions)
     cookie = sessions.seal(session)
     world.clock.advance(3_599)
-    assert sessions.open(cookie) is not None
+    assert await sessions.open(cookie) is not None
     world.clock.advance(1)
-    assert sessions.open(cookie) is None
+    assert await sessions.open(cookie) is None
 
 
 async def test_a_cookie_pointing_at_a_foreign_organization_opens_nothing(world: World) -> None:
     sessions = world.sessions()
     session, _ = await sso_login(sessions)
     cookie = sessions.seal(session)
-    assert sessions.open(resealed(cookie, org="acme")) is not None
-    assert sessions.open(resealed(cookie, org="globex")) is None
+    assert await sessions.open(resealed(cookie, org="acme")) is not None
+    assert await sessions.open(resealed(cookie, org="globex")) is None
 
 
 @pytest.mark.parametrize(
@@ -468,7 +472,7 @@ async def test_a_cookie_pointing_at_a_foreign_organization_opens_nothing(world: 
 async def test_a_malformed_payload_opens_nothing(world: World, changes: Mapping[str, Any]) -> None:
     sessions = world.sessions()
     session, _ = await sso_login(sessions)
-    assert sessions.open(resealed(sessions.seal(session), **changes)) is None
+    assert await sessions.open(resealed(sessions.seal(session), **changes)) is None
 
 
 async def test_a_member_switches_only_to_their_organizations(world: World) -> None:
@@ -485,7 +489,7 @@ async def test_a_member_switches_only_to_their_organizations(world: World) -> No
     assert sessions.switch(session, "") is None
 
 
-def test_an_operator_switches_anywhere(world: World) -> None:
+async def test_an_operator_switches_anywhere(world: World) -> None:
     sessions = world.sessions()
     operator = ConsoleSession(
         StaffMember("sso:ops", "Ops", operator=True),
@@ -497,7 +501,7 @@ def test_an_operator_switches_anywhere(world: World) -> None:
     for organization in ("acme", "initech", "anything"):
         switched = sessions.switch(operator, organization)
         assert switched == replace(operator, organization_id=organization)
-        assert sessions.open(sessions.seal(switched)) == switched
+        assert await sessions.open(sessions.seal(switched)) == switched
 
 
 # --- local login ---------------------------------------------------------------------------------
@@ -519,7 +523,7 @@ async def test_an_admin_key_logs_in_as_a_platform_operator(world: World) -> None
     assert record.entry.actor == f"key:{issued.record.id}"
     assert record.entry.after == {"via": "admin-key", "operator": True, "roles": {}}
     assert issued.key.reveal() not in json.dumps(record.entry.after)
-    assert sessions.open(sessions.seal(session)) is not None
+    assert await sessions.open(sessions.seal(session)) is not None
 
 
 async def test_a_key_that_is_not_an_admin_key_is_refused(world: World) -> None:
@@ -568,3 +572,27 @@ async def test_logout_url_comes_from_the_provider_when_there_is_one(world: World
     world.identity.logout_error = IdentityError("no end_session_endpoint")
     assert await world.sessions().logout_url(back) is None
     assert await world.sessions(sso=False).logout_url(back) is None
+
+
+async def test_a_logged_out_session_no_longer_opens_even_from_a_copy(world: World) -> None:
+    sessions = world.sessions()
+    session, _ = await sso_login(sessions)
+    cookie = sessions.seal(session)
+    other, _ = await sso_login(sessions)
+    await sessions.logout(session, "10.0.0.7")
+    assert await sessions.open(cookie) is None
+    assert await sessions.open(sessions.seal(other)) is not None  # only that session ends
+    logout = (await world.audit())[-1]
+    assert logout.entry.action is AuditAction.LOGOUT
+    assert logout.entry.actor == session.member.subject
+
+
+async def test_a_provider_refusal_is_audited_with_its_code_only(world: World) -> None:
+    sessions = world.sessions()
+    message = await sessions.provider_refused("access_denied", "10.0.0.7")
+    assert message == PROVIDER_REFUSED
+    assert await sessions.provider_refused("<b>call 555</b>", "10.0.0.7") == PROVIDER_REFUSED
+    first, second = (await world.audit())[-2:]
+    assert first.entry.action is AuditAction.LOGIN_FAILED
+    assert first.entry.after["reason"].endswith("(access_denied)")
+    assert second.entry.after["reason"].endswith("(invalid_response)")

@@ -69,7 +69,7 @@ async def admin_call(request: Request) -> AdminCall:
             raise PermissionDenied("This endpoint needs an admin API key.", code="admin_required")
         await caller.services.admission.status(caller.ctx.principal)
         return AdminCall(caller.services, caller.actor, OPERATOR_SCOPE)
-    session = session_of(request)
+    session = await session_of(request)
     if session is None:
         raise InvalidApiKey(_NO_CREDENTIAL)
     check_csrf(request, session)

@@ -79,7 +79,7 @@ async def login_page(
     request: Request, next: str | None = None, error: str | None = None
 ) -> Response:
     sessions = sessions_of(request)
-    if session_of(request) is not None:
+    if await session_of(request) is not None:
         return redirect(safe_next(next))
     token = request.cookies.get(PRE_LOGIN_COOKIE) or secrets.token_urlsafe(32)
     response = render(
@@ -116,9 +116,9 @@ async def login_sso(request: Request, next: str | None = None) -> Response:
 async def callback(request: Request) -> Response:
     params = request.query_params
     if "error" in params:
-        # The identity provider said no (the person cancelled, or policy refused): its own words.
-        message = params.get("error_description") or params["error"]
-        return _refused_page(request, message[:200], None)
+        # The identity provider said no (the person cancelled, or its policy refused).
+        message = await sessions_of(request).provider_refused(params["error"], _source(request))
+        return _refused_page(request, message, None)
     try:
         session, next_path = await sessions_of(request).finish_sso(
             code=params.get("code", ""),
@@ -155,10 +155,11 @@ async def login_local(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     if session is not None:
         form = await request.form()
         check_csrf(request, session, str(form.get(CSRF_FIELD, "")))
+        await sessions_of(request).logout(session, _source(request))
     sessions = sessions_of(request)
     after = _base_url(request) + "/console/login?logged_out=1"
     provider_logout = await sessions.logout_url(after) if session and session.via == "sso" else None
@@ -179,7 +180,7 @@ async def choose_language(request: Request, language: str, next: str | None = No
 
 @router.post("/organization")
 async def choose_organization(request: Request) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     if session is None:
         return login_redirect(request)
     form = await request.form()

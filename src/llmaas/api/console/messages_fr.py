@@ -186,6 +186,9 @@ FRENCH: dict[str, str] = {
         "Votre compte n'a aucun rôle llmaas. Demandez à votre administrateur de vous ajouter à un "
         "groupe llmaas de votre organisation."
     ),
+    "Your identity provider did not log you in.": (
+        "Votre fournisseur d'identité ne vous a pas connecté."
+    ),
     "No identity provider is configured.": "Aucun fournisseur d'identité n'est configuré.",
     "This console logs in through single sign-on only.": (
         "Cette console ne permet de se connecter que par authentification unique (SSO)."

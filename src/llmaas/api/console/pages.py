@@ -42,7 +42,7 @@ def _overview(request: Request) -> ConsoleOverview:
 
 async def _gate(request: Request, permission: Permission) -> ConsoleSession | Response:
     """The session, or the response to send instead: the login page, or 403 for a role too weak."""
-    session = session_of(request)
+    session = await session_of(request)
     if session is None:
         return login_redirect(request)
     if not session.scope.allows(permission):
@@ -83,7 +83,7 @@ async def overview_page(request: Request) -> Response:
 @router.get("/overview.json")
 async def overview_figures(request: Request) -> Response:
     """What the overview refreshes every few seconds, already formatted for the page's language."""
-    session = session_of(request)
+    session = await session_of(request)
     if session is None:
         return JSONResponse({"error": "logged_out"}, status_code=401, headers=page_headers(request))
     if not session.scope.allows(Permission.USAGE_READ):
