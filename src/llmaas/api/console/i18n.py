@@ -68,6 +68,16 @@ class Formatter:
     def euros(self, micros: int | None) -> str:
         if micros is None:
             return "—"
+        if 0 < abs(micros) < 10_000:
+            # under a cent (a few requests to a small model): 4 decimals rather than "0.00"
+            pattern = Locale.parse(self.locale).currency_formats["standard"].pattern
+            return format_currency(
+                micros / 1_000_000,
+                "EUR",
+                format=pattern.replace("0.00", "0.0000"),
+                locale=self.locale,
+                currency_digits=False,
+            )
         return format_currency(micros / 1_000_000, "EUR", locale=self.locale)
 
     def number(self, value: float | int | None, digits: int = 0) -> str:

@@ -179,7 +179,10 @@ def test_euros_in_french_put_the_symbol_after_with_a_comma() -> None:
 def test_euros_in_english_put_the_symbol_before_with_a_point() -> None:
     assert EN.euros(1_234_560_000) == "€1,234.56"
     assert EN.euros(0) == "€0.00"
-    assert EN.euros(500) == "€0.00"
+    # under a cent, 4 decimals: a few requests to a small model do not read as free
+    assert EN.euros(500) == "€0.0005"
+    assert NO_SPACE.sub("", FR.euros(130)) == "0,0001€"
+    assert EN.euros(10_000) == "€0.01"
     assert NO_SPACE.sub("", FR.euros(-5_000_000)) == "-5,00€"
 
 
