@@ -103,6 +103,8 @@ def console(
         "LLMAAS_OIDC_CLIENT_ID": CLIENT_ID,
         "LLMAAS_OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "LLMAAS_OIDC_REQUIRE_MFA": "true",
+        # it lives until the whole test session ends: no background probe generations meanwhile
+        "LLMAAS_PROBE_INTERVAL_SECONDS": "0",
     }
     environment = server_environment(data_dir, env)
     cli(
@@ -115,8 +117,10 @@ def console(
         stop_server(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Module-scoped: Playwright's sync API runs an event loop in this thread for as long as it
+    lives, and the async tests that follow (pytest-asyncio's session loop) need the thread back."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: run 'make system-test-deps' (apt-get install chromium)"
@@ -125,7 +129,7 @@ def playwright() -> Iterator[Playwright]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
