@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from llmaas.adapters.connection_limits import ConnectionLimits, LimitedHttpToolsProtocol
+from llmaas.adapters.draining_server import DrainingServer
 from llmaas.adapters.model_config import ConfigError
 from llmaas.adapters.sql import schema
 from llmaas.adapters.tls import HSTS, ServerTls, TlsError, server_tls
@@ -105,7 +107,8 @@ def serve(
         raise fail(str(error)) from None
     _prepare_weights(backends)
     _audit_catalog(configured, served)
-    application: Any = create_app(configured, catalog=served, backends=backends)
+    gateway = create_app(configured, catalog=served, backends=backends)
+    application: Any = gateway
     protocol: type[LimitedHttpToolsProtocol] = LimitedHttpToolsProtocol
     if served_tls is not None and served_tls.client_ca is not None:
         application = AdminClientCertificateGuard(application)
@@ -117,7 +120,7 @@ def serve(
     console.print(
         f"llmaas listening on [bold]{scheme}://{configured.host}:{configured.port}/v1[/bold]"
     )
-    uvicorn.run(
+    server_config = uvicorn.Config(
         application,
         host=configured.host,
         port=configured.port,
@@ -125,7 +128,7 @@ def serve(
         http=http,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=math.ceil(configured.drain_seconds),
         # uvicorn's ssl_* options cannot set a minimum version: hand it the context built here.
         ssl_context_factory=(lambda _config, _default: served_tls.context)
         if served_tls is not None
@@ -133,6 +136,11 @@ def serve(
         # Server-level headers: on every response, uvicorn's own 400s included, for no ASGI work.
         headers=[("strict-transport-security", HSTS)] if served_tls is not None else None,
     )
+    DrainingServer(
+        server_config,
+        shutdown_delay=configured.shutdown_delay_seconds,
+        on_drain=gateway.state.services.readiness.begin_drain,
+    ).run()
 
 
 def _connection_limits(configured: Settings) -> ConnectionLimits:

@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=60, ge=1)
     console_session_hours: int = Field(default=8, ge=1)
     """A console session ends after this long even when used, and the identity provider is asked again."""
+    shutdown_delay_seconds: float = Field(default=0.0, ge=0)
+    """At SIGTERM, keep serving this long with ``/readyz`` answering 503, so load balancers stop
+    routing here before the listener closes (5 to 10 s behind Kubernetes Services)."""
+    drain_seconds: float = Field(default=30.0, gt=0)
+    """Then, at most this long for in-flight requests and streams to finish (usage is flushed after)."""
     metrics_enabled: bool = True
     """Serve Prometheus metrics on ``/metrics``."""
     log_level: str = "info"

@@ -212,6 +212,7 @@ def test_unreachable_backend_gets_503_and_readyz_says_so(remote_down: Server) ->
     ready = httpx.get(remote_down.root_url + "/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {
+        "accepting": True,
         "database": True,
         "counters": True,
         "model:remote-model": False,
