@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from functools import partial
 from pathlib import Path
@@ -33,7 +32,14 @@ from llmaas.cli_audit import audit_app
 from llmaas.cli_catalog import catalog_app
 from llmaas.cli_keys import keys_app
 from llmaas.cli_options import cli_actor
-from llmaas.cli_runtime import console, fail, print_json, run_with_core, settings
+from llmaas.cli_runtime import (
+    console,
+    fail,
+    prepare_schema,
+    print_json,
+    run_with_core,
+    settings,
+)
 from llmaas.cli_tenants import orgs_app, tiers_app
 from llmaas.cli_usage import usage
 from llmaas.domain.audit import Actor
@@ -96,7 +102,7 @@ def serve(
     )
     configure_logging(configured.log_level, configured.log_format)
     served_tls = _server_tls(configured)
-    schema.upgrade(configured.effective_database_url)
+    prepare_schema(configured)
     _ensure_admin_key(configured)
     try:
         served = load_catalog_for(configured)
@@ -242,17 +248,27 @@ def _prepare_weights(backends: dict[str, Any]) -> None:
 @app.command()
 def migrate(
     check: Annotated[
-        bool, typer.Option(help="Only check; exit 1 if migrations are pending.")
+        bool,
+        typer.Option(
+            help="Only check; exit 1 if this code cannot serve on the database as it is "
+            "(migrations pending, or a newer version removed what it reads)."
+        ),
     ] = False,
 ) -> None:
     """Bring the database schema up to date."""
     url = settings().effective_database_url
+    state = schema.state(url)
     if check:
-        current = asyncio.run(schema.current_revision(url))
-        head = schema.head_revision()
-        if current != head:
-            raise fail(f"database at revision {current}, code expects {head}")
-        console.print(f"database schema is current ({head})")
+        # 0 when this code can serve on the database as it is (current, or migrated by a newer
+        # version that kept it compatible), 1 otherwise: an init container's gate.
+        if not state.servable:
+            raise fail(state.describe())
+        console.print(state.describe(), soft_wrap=True)
+        return
+    if state.match is schema.SchemaMatch.AHEAD_INCOMPATIBLE:
+        raise fail(state.describe())
+    if state.match is not schema.SchemaMatch.BEHIND:
+        console.print(state.describe(), soft_wrap=True)
         return
     schema.upgrade(url)
     console.print(f"database schema is at {schema.head_revision()}")

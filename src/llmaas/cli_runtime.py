@@ -44,11 +44,25 @@ def usage_error(message: str) -> typer.Exit:
     return fail(message, code=2)
 
 
+def prepare_schema(configured: Settings) -> None:
+    """Serve only on a schema this code can read: migrate it (one machine), or refuse to start."""
+    url = configured.effective_database_url
+    state = schema.state(url)
+    if state.match is schema.SchemaMatch.BEHIND and configured.migrate_on_start:
+        schema.upgrade(url)
+        return
+    if not state.servable:
+        raise fail(state.describe())
+    if state.match is schema.SchemaMatch.AHEAD_COMPATIBLE:
+        # on stderr: a command's standard output may be JSON for a script
+        errors.print(state.describe(), soft_wrap=True)
+
+
 def run_with_core(action: Callable[[Core], Awaitable[T]], configured: Settings | None = None) -> T:
-    """Bring the schema up to date, build the Core, run ``action`` and close the Core whatever
-    happens, so no connection or counter client outlives the command."""
+    """Bring the schema up to date (or refuse), build the Core, run ``action`` and close the Core
+    whatever happens, so no connection or counter client outlives the command."""
     configured = configured or settings()
-    schema.upgrade(configured.effective_database_url)
+    prepare_schema(configured)
 
     async def main() -> T:
         try:

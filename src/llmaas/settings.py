@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=60, ge=1)
     console_session_hours: int = Field(default=8, ge=1)
     """A console session ends after this long even when used, and the identity provider is asked again."""
+    migrate_on_start: bool = True
+    """``llmaas serve`` applies pending migrations before serving (one machine). With several
+    instances, set it false and run ``llmaas migrate`` once per upgrade (the Helm chart's Job): an
+    instance then refuses to start on a database it cannot serve."""
     shutdown_delay_seconds: float = Field(default=0.0, ge=0)
     """At SIGTERM, keep serving this long with ``/readyz`` answering 503, so load balancers stop
     routing here before the listener closes (5 to 10 s behind Kubernetes Services)."""

@@ -181,3 +181,14 @@ audit_events = Table(
     Column("hash", String(64), nullable=False),
 )
 """Append-only (triggers refuse UPDATE and DELETE); ``before``/``after`` summarise configuration."""
+
+schema_compatibility = Table(
+    "schema_compatibility",
+    metadata,
+    Column("revision", String(32), primary_key=True),
+    Column("oldest_compatible", String(32), nullable=False),
+)
+"""One row per migration since 0005: the oldest code revision that still runs on a database at that
+revision. An expand migration (new tables, new nullable columns) names its predecessor, so the
+previous version keeps serving, and restarts, while the new one rolls out; a contract migration
+(dropping what the previous version still reads) names itself."""
