@@ -36,6 +36,7 @@ _TABLE: dict[type[domain.LlmaasError], tuple[int, str]] = {
     domain.QuotaExceeded: (429, "insufficient_quota"),
     domain.UpstreamFailed: (502, "server_error"),
     domain.BackendUnavailable: (503, "server_error"),
+    domain.CountersUnavailable: (503, "server_error"),
     domain.UpstreamTimeout: (504, "server_error"),
 }
 

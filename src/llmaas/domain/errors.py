@@ -93,6 +93,17 @@ class BackendUnavailable(LlmaasError):
     default_code = "backend_unavailable"
 
 
+class CountersUnavailable(LlmaasError):
+    """The shared counters (Redis) cannot be reached: no request is served without its rate limits
+    and budget checked (fail closed), so the client is told to retry shortly."""
+
+    default_code = "limits_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NoCompliantDeployment(BackendUnavailable):
     """The organization's data policy (countries, certifications) excludes every healthy deployment."""
 

@@ -11,13 +11,18 @@ script's clock is Redis ``TIME``, so the instances' own clocks do not matter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from llmaas.domain.errors import CountersUnavailable
 from llmaas.ports.counters import ReserveResult, SlotClaim, WindowCharge
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # KEYS: [revocation flag], charge keys..., slot keys...
 # ARGV: charge count, has flag (1/0), then (amount, limit, ttl) per charge, (limit, lease, ttl) per
@@ -98,6 +103,27 @@ def _optional(number: int | None) -> int | str:
     return "" if number is None else number
 
 
+_UNAVAILABLE = (
+    "Rate limits and budgets cannot be checked right now (the shared counters are unreachable); "
+    "retry shortly."
+)
+
+
+def _unavailable_on_error(
+    method: Callable[Concatenate[RedisCounters, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RedisCounters, P], Coroutine[Any, Any, R]]:
+    """A Redis outage is a 503 the client can retry, never a 500: nothing is served unmetered."""
+
+    async def guarded(self: RedisCounters, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisError, OSError) as error:
+            raise CountersUnavailable(_UNAVAILABLE) from error
+
+    functools.update_wrapper(guarded, method)
+    return guarded
+
+
 class RedisCounters:
     def __init__(self, client: redis_asyncio.Redis, prefix: str = "llmaas:") -> None:
         self._client = client
@@ -109,6 +135,7 @@ class RedisCounters:
     def from_url(cls, url: str, prefix: str = "llmaas:") -> RedisCounters:
         return cls(redis_asyncio.Redis.from_url(url), prefix)
 
+    @_unavailable_on_error
     async def reserve(
         self,
         charges: Sequence[WindowCharge],
@@ -129,6 +156,7 @@ class RedisCounters:
             return ReserveResult(admitted=True)
         return _reserve_result(await self._reserve(keys=keys, args=args))
 
+    @_unavailable_on_error
     async def adjust(
         self, deltas: Sequence[tuple[str, int]], released_slots: Sequence[tuple[str, str]] = ()
     ) -> None:
@@ -141,12 +169,14 @@ class RedisCounters:
         args += (lease_id for _, lease_id in released_slots)
         await self._adjust(keys=keys, args=args)
 
+    @_unavailable_on_error
     async def read(self, keys: Sequence[str]) -> tuple[int, ...]:
         if not keys:
             return ()
         raw = await self._client.mget([self._prefix + key for key in keys])
         return tuple(0 if value is None else int(value) for value in raw)
 
+    @_unavailable_on_error
     async def seed(self, values: Sequence[tuple[str, int, int | None]]) -> None:
         if not values:
             return
@@ -155,9 +185,11 @@ class RedisCounters:
             pipe.set(self._prefix + key, value, ex=ttl_seconds, nx=True)
         await pipe.execute()
 
+    @_unavailable_on_error
     async def set_flag(self, key: str, ttl_seconds: int) -> None:
         await self._client.set(self._prefix + key, 1, ex=ttl_seconds)
 
+    @_unavailable_on_error
     async def clear_flag(self, key: str) -> None:
         await self._client.delete(self._prefix + key)
 
