@@ -41,7 +41,6 @@ from llmaas.domain.catalog_policy import retired_but_routed, validate
 from llmaas.domain.locations import Location
 from llmaas.domain.models import Capability, DeploymentSpec, ServedModel
 from llmaas.domain.secrets import Secret
-from llmaas.domain.usage_reports import month_start
 from llmaas.observability.metrics import DeploymentSample, PrometheusMetrics
 from llmaas.ports.backends import InferenceBackend, Reranker
 from llmaas.ports.counters import Counters
@@ -56,6 +55,7 @@ from llmaas.services.circuit_breaker import BreakerState
 from llmaas.services.completions import CompletionsService
 from llmaas.services.console_overview import ConsoleOverview
 from llmaas.services.container import Services
+from llmaas.services.counter_recovery import CounterRecovery
 from llmaas.services.embeddings import EmbeddingsService
 from llmaas.services.failover import Attempts
 from llmaas.services.fleet_admin import FleetAdmin
@@ -286,6 +286,12 @@ def create_app(
             for model in catalog.deployed()
         }
     )
+    recovery = CounterRecovery(
+        core.unit_of_work,
+        core.admission,
+        core.clock,
+        settle_seconds=2 * settings.usage_flush_seconds + 0.5,
+    )
     identity = identity_provider(settings)
     catalog_service = CatalogService(router)
     services = Services(
@@ -321,7 +327,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await _restore_spend(core)
+        # spend counters start from stored usage, so a restart never hands out a fresh budget
+        await recovery.restore()
+        recovery.start()
         writer.start()
         for name, backend in backends.items():
             started = core.clock.monotonic()
@@ -344,6 +352,7 @@ def create_app(
             # In-flight requests have finished (the server drains them first): settle, then write
             # every usage record still buffered, so a graceful stop loses none.
             await checker.close()
+            await recovery.close()
             await core.admission.drain()
             await writer.close()
             await asyncio.gather(*(b.close() for b in backends.values()), return_exceptions=True)
@@ -397,10 +406,3 @@ def _any_healthy(backends: Sequence[InferenceBackend]) -> Probe:
         return any(result is True for result in results)
 
     return probe
-
-
-async def _restore_spend(core: Core) -> None:
-    """Spend counters start from stored usage, so a restart never hands out a fresh budget."""
-    async with core.unit_of_work() as uow:
-        totals = await uow.usage.spend_totals(month_start(core.clock.now()))
-    await core.admission.restore(totals)

@@ -218,3 +218,36 @@ async def test_a_flag_reads_as_one_until_cleared(counters: Counters) -> None:
     await counters.clear_flag("drain:never-raised")
 
     assert await counters.read(["drain:gpu-1"]) == (0,)
+
+
+async def test_a_missing_seeded_marker_refuses_in_redis_and_charges_nothing() -> None:
+    """Redis can be wiped apart from the gateways (restarted without persistence): without the
+    marker that restoring the stored spend leaves, nothing is admitted. In-process counters cannot be
+    wiped while they live and ignore the marker."""
+    client = await _connect_redis()
+    prefix = f"llmaas-test:{uuid.uuid4().hex}:"
+    counters = RedisCounters(client, prefix=prefix)
+    try:
+        refused = await counters.reserve(
+            [charge("a", 1, 10)],
+            [slot("s", "lease", 1)],
+            revocation_flag="revoked:key1",
+            seeded_marker="seeded",
+        )
+        assert refused.unseeded and not refused.admitted
+        assert await counters.read(["a"]) == (0,)
+        await counters.seed([("seeded", 1, None)])
+        admitted = await counters.reserve(
+            [charge("a", 1, 10)], revocation_flag="revoked:key1", seeded_marker="seeded"
+        )
+        assert admitted.admitted and admitted.values == (1,)
+        await counters.set_flag("revoked:key1", 60)
+        revoked = await counters.reserve(
+            [charge("a", 1, 10)], revocation_flag="revoked:key1", seeded_marker="seeded"
+        )
+        assert revoked.revoked
+    finally:
+        await _delete_keys(client, prefix)
+        await counters.close()
+    memory = MemoryCounters()
+    assert (await memory.reserve([charge("a", 1, 10)], seeded_marker="seeded")).admitted

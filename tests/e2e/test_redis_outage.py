@@ -1,10 +1,11 @@
-"""Redis stopped under load, then back: what degrades, and that it recovers by itself.
+"""Redis stopped under load, then back empty: what degrades, and that limits recover by themselves.
 
 The gateway fails closed: without its shared counters it cannot check rate limits and budgets, so it
 serves nothing (503 ``limits_unavailable`` with ``Retry-After``, never a 500) and ``/readyz`` says so,
-while ``/healthz`` stays up (the process is fine: no restart). When Redis answers again, requests are
-served again, with no restart of the gateway. The test uses its own ``redis-server`` process, so the
-machine's Redis (and the other tests) never notice.
+while ``/healthz`` stays up (the process is fine: no restart). The Redis that comes back has lost every
+counter (no persistence): the gateway refuses until it has seeded the month's spend again from the
+stored usage, then serves, with the key's spend as it was. The test uses its own ``redis-server``
+process, so the machine's Redis (and the other tests) never notice.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
+from llmaas.domain.windows import Window, span
+from llmaas.services.admission import key_counter
 from tests.e2e.conftest import start_server, stop_server
-from tests.e2e.traffic import remote_models
+from tests.e2e.traffic import remote_models, sqlite_url, wait_for_usage
 from tests.fakes.openai_upstream import FakeUpstream, Scenario
 
 BODY = {"model": "remote", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
@@ -126,6 +130,16 @@ async def test_redis_down_fails_closed_with_503_and_recovers_by_itself(
                 recovery_seconds = time.monotonic() - back_at
                 after, _ = await _send(http, 20)
                 ready_after = await http.get("/readyz")
+                # the key's month spend in Redis again covers everything stored, from before too
+                served = before["ok"] + recovered["ok"] + after["ok"]
+                stored = await wait_for_usage(sqlite_url(server.data_dir), server.key_id, served)
+                label = span(Window.MONTH, time.time()).label
+                spend_key = "llmaas:" + key_counter(server.key_id, "spend", label)
+                client = redis.Redis(port=private_redis.port)
+                try:
+                    restored_spend = int(await client.get(spend_key) or 0)
+                finally:
+                    await client.aclose()
         finally:
             stop_server(server)
     print(  # the figures for the issue's note (pytest -s)
@@ -140,3 +154,5 @@ async def test_redis_down_fails_closed_with_503_and_recovers_by_itself(
     assert after == Counter({"ok": 20})
     assert ready_after.status_code == 200
     assert "Traceback" not in server.logs()
+    assert stored.cost_micros > 0
+    assert restored_spend == stored.cost_micros

@@ -45,6 +45,9 @@ class ReserveResult:
     """Per charge then per slot: the value after charging when admitted, the current value otherwise."""
     revoked: bool = False
     """The revocation flag was set: nothing was charged."""
+    unseeded: bool = False
+    """The seeded marker was missing (the counters were wiped, a Redis restarted empty, and are not
+    restored from stored usage yet): nothing was charged."""
 
 
 class Counters(Protocol):
@@ -54,8 +57,11 @@ class Counters(Protocol):
         slots: Sequence[SlotClaim] = (),
         *,
         revocation_flag: str | None = None,
+        seeded_marker: str | None = None,
     ) -> ReserveResult:
-        """All or nothing: either every charge and slot is taken, or none is."""
+        """All or nothing: either every charge and slot is taken, or none is. Nothing is taken when
+        ``revocation_flag`` exists, nor when ``seeded_marker`` does not (in a store that can be wiped
+        apart from the process: in-process counters may ignore it)."""
         ...
 
     async def adjust(

@@ -14,7 +14,12 @@ import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from llmaas.domain.errors import InvalidApiKey, QuotaExceeded, RateLimitExceeded
+from llmaas.domain.errors import (
+    CountersUnavailable,
+    InvalidApiKey,
+    QuotaExceeded,
+    RateLimitExceeded,
+)
 from llmaas.domain.limits import Limits
 from llmaas.domain.money import format_eur
 from llmaas.domain.principals import Principal
@@ -119,6 +124,13 @@ def organization_counter(organization_id: str, name: str, label: str) -> str:
     return f"o:{organization_id}:{name}:{label}"
 
 
+SEEDED_MARKER = "seeded"
+"""Exists while the counters hold the stored spend; a Redis restarted empty has lost it."""
+_UNSEEDED = (
+    "Rate limits and budgets are being restored after the shared counters restarted; retry shortly."
+)
+
+
 def revocation_flag(key_id: str) -> str:
     return f"revoked:{key_id}"
 
@@ -140,9 +152,12 @@ class Admission:
             [p.charge for p in planned],
             [s.claim for s in slots],
             revocation_flag=revocation_flag(principal.key_id),
+            seeded_marker=SEEDED_MARKER,
         )
         if result.revoked:
             raise InvalidApiKey("This API key has been revoked or has expired.")
+        if result.unseeded:
+            raise CountersUnavailable(_UNSEEDED)
         status = _status(planned, result, now)
         if not result.admitted:
             raise _refusal(principal, demand, planned, slots, result, status, now)
@@ -182,9 +197,15 @@ class Admission:
         """Make every instance refuse the key from its next request on."""
         await self._counters.set_flag(revocation_flag(key_id), REVOCATION_FLAG_SECONDS)
 
+    async def seeded(self) -> bool:
+        """Whether the counters hold the stored spend (``restore`` ran since they were last wiped)."""
+        (marker,) = await self._counters.read([SEEDED_MARKER])
+        return bool(marker)
+
     async def restore(self, totals: SpendTotals) -> None:
         """Seed spend counters from stored usage (a restarted process, a flushed Redis), where they do
-        not exist yet, so a restart never hands a customer a fresh budget."""
+        not exist yet, so a restart never hands a customer a fresh budget. The seeded marker goes last:
+        until it exists, admission refuses (503) rather than count on empty counters."""
         now = self._clock.now().timestamp()
         month = span(Window.MONTH, now)
         values: list[tuple[str, int, int | None]] = []
@@ -196,8 +217,7 @@ class Admission:
             )
         for org_id, micros in totals.organization_all_time.items():
             values.append((organization_counter(org_id, "spend", "all"), micros, None))
-        if values:
-            await self._counters.seed(values)
+        await self._counters.seed([*values, (SEEDED_MARKER, 1, None)])
 
     async def status(self, principal: Principal) -> RateLimitStatus:
         """The caller's rate windows without charging anything (for calls that consume nothing);

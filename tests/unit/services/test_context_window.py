@@ -191,9 +191,12 @@ class SpyCounters(MemoryCounters):
         slots: Sequence[SlotClaim] = (),
         *,
         revocation_flag: str | None = None,
+        seeded_marker: str | None = None,
     ) -> ReserveResult:
         self.reservations += 1
-        return await super().reserve(charges, slots, revocation_flag=revocation_flag)
+        return await super().reserve(
+            charges, slots, revocation_flag=revocation_flag, seeded_marker=seeded_marker
+        )
 
 
 class World:

@@ -71,10 +71,13 @@ class MemoryCounters:
         slots: Sequence[SlotClaim] = (),
         *,
         revocation_flag: str | None = None,
+        seeded_marker: str | None = None,
     ) -> ReserveResult:
         now = self._tick()
         if revocation_flag is not None and self._live(revocation_flag, now) is not None:
             return ReserveResult(admitted=False, revoked=True)
+        # ``seeded_marker`` is ignored: these counters cannot be wiped while the process lives, and
+        # a new process restores them before it serves.
         refused_at, current = self._measure(charges, slots, now)
         if refused_at is not None:
             return ReserveResult(admitted=False, refused_at=refused_at, values=tuple(current))

@@ -24,17 +24,23 @@ from llmaas.ports.counters import ReserveResult, SlotClaim, WindowCharge
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# KEYS: [revocation flag], charge keys..., slot keys...
-# ARGV: charge count, has flag (1/0), then (amount, limit, ttl) per charge, (limit, lease, ttl) per
-# slot; an empty limit or ttl means none. Reply: {status, refused index, values...} where status is
-# 1 admitted, 0 refused, -1 revoked, and the index is 0-based (-1 when none).
+# KEYS: [revocation flag], [seeded marker], charge keys..., slot keys...
+# ARGV: charge count, has flag (1/0), has marker (1/0), then (amount, limit, ttl) per charge, (limit,
+# lease, ttl) per slot; an empty limit or ttl means none. Reply: {status, refused index, values...}
+# where status is 1 admitted, 0 refused, -1 revoked, -2 unseeded (the marker is missing: the counters
+# were wiped and are not restored yet), and the index is 0-based (-1 when none).
 _RESERVE = """
 local n_charges = tonumber(ARGV[1])
 local first = 1
 if ARGV[2] == '1' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return {-1, -1} end
-  first = 2
+  if redis.call('EXISTS', KEYS[first]) == 1 then return {-1, -1} end
+  first = first + 1
 end
+if ARGV[3] == '1' then
+  if redis.call('EXISTS', KEYS[first]) == 0 then return {-2, -1} end
+  first = first + 1
+end
+local a = 3
 local n_slots = #KEYS - first + 1 - n_charges
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -43,14 +49,14 @@ local refused = -1
 for i = 1, n_charges do
   local raw = redis.call('GET', KEYS[first + i - 1])
   local current = tonumber(raw) or 0
-  local limit = ARGV[i * 3 + 1]
+  local limit = ARGV[a + (i - 1) * 3 + 2]
   existed[i] = raw ~= false
   values[i] = current
-  if refused < 0 and limit ~= '' and current + tonumber(ARGV[i * 3]) > tonumber(limit) then
+  if refused < 0 and limit ~= '' and current + tonumber(ARGV[a + (i - 1) * 3 + 1]) > tonumber(limit) then
     refused = i - 1
   end
 end
-local slot_args = n_charges * 3 + 2
+local slot_args = a + n_charges * 3
 for j = 1, n_slots do
   local key = KEYS[first + n_charges + j - 1]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
@@ -68,8 +74,8 @@ end
 local reply = {1, -1}
 for i = 1, n_charges do
   local key = KEYS[first + i - 1]
-  reply[i + 2] = redis.call('INCRBY', key, ARGV[i * 3])
-  local ttl = ARGV[i * 3 + 2]
+  reply[i + 2] = redis.call('INCRBY', key, ARGV[a + (i - 1) * 3 + 1])
+  local ttl = ARGV[a + (i - 1) * 3 + 3]
   if not existed[i] and ttl ~= '' then redis.call('EXPIRE', key, ttl) end
 end
 for j = 1, n_slots do
@@ -96,7 +102,7 @@ end
 return 0
 """
 
-_ADMITTED, _REVOKED = 1, -1
+_ADMITTED, _REVOKED, _UNSEEDED = 1, -1, -2
 
 
 def _optional(number: int | None) -> int | str:
@@ -142,10 +148,17 @@ class RedisCounters:
         slots: Sequence[SlotClaim] = (),
         *,
         revocation_flag: str | None = None,
+        seeded_marker: str | None = None,
     ) -> ReserveResult:
         p = self._prefix
         keys = [] if revocation_flag is None else [p + revocation_flag]
-        args: list[int | str] = [len(charges), 0 if revocation_flag is None else 1]
+        if seeded_marker is not None:
+            keys.append(p + seeded_marker)
+        args: list[int | str] = [
+            len(charges),
+            0 if revocation_flag is None else 1,
+            0 if seeded_marker is None else 1,
+        ]
         for charge in charges:
             keys.append(p + charge.key)
             args += (charge.amount, _optional(charge.limit), _optional(charge.ttl_seconds))
@@ -208,6 +221,8 @@ def _reserve_result(reply: Sequence[Any]) -> ReserveResult:
     status, refused_at = int(reply[0]), int(reply[1])
     if status == _REVOKED:
         return ReserveResult(admitted=False, revoked=True)
+    if status == _UNSEEDED:
+        return ReserveResult(admitted=False, unseeded=True)
     values = tuple(int(value) for value in reply[2:])
     if status == _ADMITTED:
         return ReserveResult(admitted=True, values=values)
