@@ -278,14 +278,12 @@ def create_app(
         return True
 
     probes: dict[str, Probe] = {"database": database_ready, "counters": core.counters.ping}
-    # Ready when every deployed model has a deployment that answers: one machine of a fleet being
-    # down is the router's business (failover), not a reason to take this gateway out of rotation.
-    probes.update(
-        {
-            f"model:{model.id}": _any_healthy([backends[d.name] for d in model.deployments])
-            for model in catalog.deployed()
-        }
-    )
+    # A model is servable when one of its deployments answers: one machine of a fleet being down is
+    # the router's business (failover); readiness needs one servable model (see services/health.py).
+    models: dict[str, Probe] = {
+        f"model:{model.id}": _any_healthy([backends[d.name] for d in model.deployments])
+        for model in catalog.deployed()
+    }
     recovery = CounterRecovery(
         core.unit_of_work,
         core.admission,
@@ -305,7 +303,7 @@ def create_app(
         fleet=FleetAdmin(router, core.counters, core.clock),
         status=StatusService(router, core.clock),
         api_keys=core.api_keys,
-        readiness=Readiness(probes),
+        readiness=Readiness(probes, models=models),
         admission=core.admission,
         tenants=core.tenants,
         usage=core.usage,

@@ -18,8 +18,7 @@ async def healthz() -> Response:
 
 @router.get("/readyz", summary="Readiness")
 async def readyz(services: ServicesDep) -> Response:
-    checks = await services.readiness.check()
-    ready = all(checks.values())
+    ready, checks = await services.readiness.check()
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return Response(
         orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json"
