@@ -29,6 +29,7 @@ from llmaas.app import (
     refuse_invalid_catalog,
 )
 from llmaas.cli_audit import audit_app
+from llmaas.cli_backup import backup_app
 from llmaas.cli_catalog import catalog_app
 from llmaas.cli_keys import keys_app
 from llmaas.cli_options import cli_actor
@@ -56,6 +57,7 @@ app.add_typer(tiers_app, name="tiers")
 app.add_typer(models_app, name="models")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(audit_app, name="audit")
+app.add_typer(backup_app, name="backup")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML file of models and deployments.")
