@@ -358,10 +358,12 @@ def create_app(
                 await identity.close()
             await core.close()
 
+    readiness = services.readiness
     app = build_http_app(
         lifespan,
         max_body_bytes=settings.max_body_bytes,
         max_audio_bytes=settings.max_audio_bytes,
+        draining=lambda: readiness.draining,
     )
     app.state.services = services
     app.state.console_public_url = settings.public_url

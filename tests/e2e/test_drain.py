@@ -55,6 +55,8 @@ async def test_sigterm_drains_then_closes_and_loses_nothing(tmp_path: Path) -> N
                 ready = await http.get("/readyz")
                 assert ready.status_code == 503
                 assert ready.json()["checks"]["accepting"] is False
+                # and no client may reuse a connection that is about to close
+                assert ready.headers["connection"] == "close"
                 sent_after = time.monotonic() - signalled
                 late = await one_request(client, "remote", stream=False)
                 results = await held

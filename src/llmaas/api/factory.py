@@ -28,6 +28,7 @@ def build_http_app(
     max_body_bytes: int,
     max_audio_bytes: int = 25 * 1024 * 1024,
     access_log: bool = True,
+    draining: Callable[[], bool] = lambda: False,
 ) -> FastAPI:
     app = FastAPI(
         title="llmaas",
@@ -57,5 +58,5 @@ def build_http_app(
         larger={audio.PATH_PREFIX: audio.body_limit(max_audio_bytes)},
     )
     app.state.max_audio_bytes = max_audio_bytes
-    app.add_middleware(RequestContextMiddleware, access_log=access_log)
+    app.add_middleware(RequestContextMiddleware, access_log=access_log, draining=draining)
     return app

@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,11 +55,23 @@ class _RequestIds:
         return f"{self._prefix}{next(self._counter):010x}"
 
 
+_CLOSE = (b"connection", b"close")
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: bool = True,
+        draining: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._app = app
         self._access_log = access_log
         self._ids = _RequestIds()
+        self._draining = draining
+        """While the instance drains, every answer says ``Connection: close``: a client (or a TCP
+        balancer) must not send its next request on a connection that is about to be closed."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,6 +88,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *headers]
+                if self._draining():
+                    message["headers"].append(_CLOSE)
             await send(message)
 
         try:

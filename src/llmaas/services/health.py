@@ -28,6 +28,10 @@ class Readiness:
         self._timeout = timeout
         self._draining = False
 
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
     def begin_drain(self) -> None:
         """The instance is stopping: not ready from now on, whatever the probes say, so that load
         balancers stop sending it requests while it finishes those it has."""
