@@ -18,7 +18,7 @@ PIP := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --disable-pip-version-check --find-links $(WHEEL_CACHE) -c requirements/constraints.txt
 NODE_EXAMPLES := tests/e2e/node
 
-.PHONY: help run test bench install install-dev lint typecheck contracts clean system-test-deps
+.PHONY: help run test bench install install-dev lint typecheck contracts clean system-test-deps deploy-tools
 
 help:
 	@echo "make run   - install and start llmaas on http://$(HOST):$(PORT) (embedded models, SQLite)"
@@ -90,8 +90,28 @@ system-test-deps:
 			|| { echo "error: could not install$$missing; install them (apt-get install$$missing) and rerun" >&2; exit 1; }; \
 	fi
 
-test: lint typecheck contracts system-test-deps
-	$(BIN)/pytest
+# The deployment files' checkers (checkov, hadolint, the Compose schema, docker-compose 1.29, Helm's Go
+# SDK, kubernetes-validate) pin libraries the project pins differently: they live in their own venvs.
+DEPLOY_VENV ?= .venv-deploy
+
+$(DEPLOY_VENV)/.installed: requirements/deploy-tools.txt requirements/deploy-tools-compose.txt requirements/helm-tools.txt
+	rm -rf $(DEPLOY_VENV)
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements/deploy-tools.txt -r requirements/helm-tools.txt
+	@# docker-compose 1.29.2 needs PyYAML 5 (built with Cython 0.29) and jsonschema 3: a venv of its own
+	$(PYTHON) -m venv $(DEPLOY_VENV)/compose-v1
+	$(DEPLOY_VENV)/compose-v1/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(DEPLOY_VENV)/compose-v1/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements/deploy-tools-compose.txt --build-constraint requirements/deploy-tools-compose.txt
+	ln -sf ../compose-v1/bin/docker-compose $(DEPLOY_VENV)/bin/docker-compose
+	@touch $@
+
+deploy-tools: $(DEPLOY_VENV)/.installed
+
+test: lint typecheck contracts system-test-deps deploy-tools
+	LLMAAS_DEPLOY_TOOLS=$(CURDIR)/$(DEPLOY_VENV)/bin $(BIN)/pytest
 
 bench: install
 	$(PIP_INSTALL) -e '.[embedded,postgres,redis,bench]'
