@@ -189,7 +189,10 @@ def _server_tls(configured: Settings) -> ServerTls | None:
 
 
 def _ensure_admin_key(configured: Settings) -> None:
-    """A fresh installation must not be locked: the first start prints an admin key, once."""
+    """A fresh installation must not be locked: the first start prints an admin key, once (unless
+    ``first_start_admin_key`` is off: a secret must not land in collected logs)."""
+    if not configured.first_start_admin_key:
+        return
 
     async def ensure(core: Core) -> str | None:
         if await core.api_keys.has_any():

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=60, ge=1)
     console_session_hours: int = Field(default=8, ge=1)
     """A console session ends after this long even when used, and the identity provider is asked again."""
+    first_start_admin_key: bool = True
+    """On a database without any key, ``llmaas serve`` creates an admin key and prints it once (one
+    machine). Set false where logs are collected (several instances, Kubernetes): create the first
+    admin key with ``llmaas keys create --admin`` from an operator's shell instead."""
     migrate_on_start: bool = True
     """``llmaas serve`` applies pending migrations before serving (one machine). With several
     instances, set it false and run ``llmaas migrate`` once per upgrade (the Helm chart's Job): an

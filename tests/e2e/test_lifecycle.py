@@ -27,11 +27,11 @@ models:
 """
 
 
-def serve_once(data_dir: Path, config: Path) -> str:
+def serve_once(data_dir: Path, config: Path, **settings: str) -> str:
     """Start ``llmaas serve``, wait until it answers, stop it; return what it printed."""
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
-    env = {"LLMAAS_DATA_DIR": str(data_dir), "PATH": str(BIN), "HOME": str(Path.home())}
+    env = {"LLMAAS_DATA_DIR": str(data_dir), "PATH": str(BIN), "HOME": str(Path.home()), **settings}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(BIN / "llmaas"), "serve", "--port", str(port), "--config", str(config)],
@@ -77,6 +77,22 @@ def test_first_start_creates_the_database_and_prints_an_admin_key_once(tmp_path:
     assert admin["name"] == "admin"
     assert admin["admin"] is True
     assert KEY.search(listed.stdout) is None  # listing never shows a secret
+
+
+def test_no_admin_key_is_printed_where_logs_are_collected(tmp_path: Path) -> None:
+    config = tmp_path / "models.yaml"
+    config.write_text(REMOTE_ONLY, encoding="utf-8")
+    data_dir = tmp_path / "data"
+    printed = serve_once(data_dir, config, LLMAAS_FIRST_START_ADMIN_KEY="false")
+    assert KEY.findall(printed) == []
+    listed = subprocess.run(
+        [str(BIN / "llmaas"), "keys", "list", "--json"],
+        env={"LLMAAS_DATA_DIR": str(data_dir), "HOME": str(Path.home())},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(listed.stdout) == []
 
 
 def test_migrate_check_and_models_list(tmp_path: Path) -> None:
