@@ -55,6 +55,16 @@ def serve_once(data_dir: Path, config: Path, **settings: str) -> str:
     return log.read_text()
 
 
+def list_keys(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "llmaas"), "keys", "list", "--json"],
+        env={"LLMAAS_DATA_DIR": str(data_dir), "HOME": str(Path.home())},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
 def test_first_start_creates_the_database_and_prints_an_admin_key_once(tmp_path: Path) -> None:
     config = tmp_path / "models.yaml"
     config.write_text(REMOTE_ONLY, encoding="utf-8")
@@ -66,13 +76,7 @@ def test_first_start_creates_the_database_and_prints_an_admin_key_once(tmp_path:
     assert (data_dir / "server-secret").stat().st_mode & 0o077 == 0
     second = serve_once(data_dir, config)
     assert KEY.findall(second) == []
-    listed = subprocess.run(
-        [str(BIN / "llmaas"), "keys", "list", "--json"],
-        env={"LLMAAS_DATA_DIR": str(data_dir), "HOME": str(Path.home())},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    listed = list_keys(data_dir)
     (admin,) = json.loads(listed.stdout)
     assert admin["name"] == "admin"
     assert admin["admin"] is True
@@ -85,13 +89,7 @@ def test_no_admin_key_is_printed_where_logs_are_collected(tmp_path: Path) -> Non
     data_dir = tmp_path / "data"
     printed = serve_once(data_dir, config, LLMAAS_FIRST_START_ADMIN_KEY="false")
     assert KEY.findall(printed) == []
-    listed = subprocess.run(
-        [str(BIN / "llmaas"), "keys", "list", "--json"],
-        env={"LLMAAS_DATA_DIR": str(data_dir), "HOME": str(Path.home())},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    listed = list_keys(data_dir)
     assert json.loads(listed.stdout) == []
 
 

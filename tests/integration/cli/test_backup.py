@@ -8,9 +8,7 @@ import asyncio
 import shutil
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +28,7 @@ from llmaas.cli_backup import libpq_url
 from llmaas.domain.errors import InvalidApiKey
 from llmaas.domain.usage import Outcome, TokenUsage, UsageEvent
 from llmaas.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_admin
+from tests.conftest import postgres_database
 from tests.integration.cli.conftest import Cli
 
 BATCH = 25
@@ -62,19 +60,8 @@ def fresh_url(tmp_path: Path, database_url: str) -> Iterator[str]:
     if make_url(database_url).get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored' / 'llmaas.db'}"
         return
-    with _postgres_database() as url:
+    with postgres_database() as url:
         yield url
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    name = f"llmaas_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def restored(tmp_path: Path, url: str, secret_from: Cli) -> Cli:
@@ -262,7 +249,7 @@ def _tamper_sqlite(backup: Path) -> None:
 
 def _tamper_postgres(backup: Path, source: Cli, tmp_path: Path) -> None:
     """A dump is compressed: restore it elsewhere, edit one record, and dump that again."""
-    with _postgres_database() as url:
+    with postgres_database() as url:
         scratch = replace(source, env={**source.env, "LLMAAS_DATABASE_URL": url})
         scratch.ok("backup", "restore", str(backup), "--yes")
 
