@@ -78,23 +78,9 @@ def login_redirect(request: Request) -> RedirectResponse:
 async def login_page(
     request: Request, next: str | None = None, error: str | None = None
 ) -> Response:
-    sessions = sessions_of(request)
     if await session_of(request) is not None:
         return redirect(safe_next(next))
-    token = request.cookies.get(PRE_LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    response = render(
-        request,
-        "login.html",
-        session=None,
-        sso=sessions.sso,
-        next=safe_next(next),
-        error=error,
-        login_csrf=token,
-        logged_out="logged_out" in request.query_params,
-        insecure=_insecure(request),
-    )
-    set_cookie(response, request, PRE_LOGIN_COOKIE, token, max_age=3600, path="/console/login")
-    return response
+    return _login_form(request, next, error=error, logged_out="logged_out" in request.query_params)
 
 
 @router.get("/login/sso")
@@ -210,17 +196,29 @@ def _logged_in(request: Request, session: ConsoleSession, next_path: str) -> Res
 
 
 def _refused_page(request: Request, message: str, next_path: str | None) -> Response:
+    return _login_form(request, next_path, error=message, status_code=403)
+
+
+def _login_form(
+    request: Request,
+    next_path: str | None,
+    *,
+    error: str | None,
+    status_code: int = 200,
+    logged_out: bool = False,
+) -> Response:
+    """The login page, with the pre-login CSRF token the local form sends back (kept if present)."""
     token = request.cookies.get(PRE_LOGIN_COOKIE) or secrets.token_urlsafe(32)
     response = render(
         request,
         "login.html",
         session=None,
-        status_code=403,
+        status_code=status_code,
         sso=sessions_of(request).sso,
         next=safe_next(next_path),
-        error=message,
+        error=error,
         login_csrf=token,
-        logged_out=False,
+        logged_out=logged_out,
         insecure=_insecure(request),
     )
     set_cookie(response, request, PRE_LOGIN_COOKIE, token, max_age=3600, path="/console/login")
