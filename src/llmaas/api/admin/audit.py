@@ -8,7 +8,9 @@ from starlette.responses import Response
 from llmaas.api.admin.audit_schemas import AuditList, AuditRecordOut, AuditVerification
 from llmaas.api.admin.auth import AuditReader, PlatformReader
 from llmaas.api.admin.docs import SECURITY, answers, reply
+from llmaas.domain.audit import AuditRecord
 from llmaas.domain.errors import InvalidRequest
+from llmaas.services.container import Services
 
 router = APIRouter(prefix="/audit")
 MAX_PAGE = 1000
@@ -28,16 +30,12 @@ async def list_audit(
 ) -> Response:
     start = _count(after, "after", minimum=0, default=0)
     size = _count(limit, "limit", minimum=1, default=100, maximum=MAX_PAGE)
-    audit = caller.services.audit
     organization = caller.scope.organization_id
     if organization is None:
-        records = await audit.records(after=start, limit=size + 1)
+        records = await caller.services.audit.records(after=start, limit=size + 1)
     else:
-        keys = await caller.services.api_keys.list(
-            include_revoked=True, organization_id=organization
-        )
-        records = await audit.records_of(
-            organization, {key.id for key in keys}, after=start, limit=size + 1
+        records = await organization_records(
+            caller.services, organization, after=start, limit=size + 1
         )
     return reply(
         AuditList(data=[AuditRecordOut.of(r) for r in records[:size]], has_more=len(records) > size)
@@ -55,6 +53,16 @@ async def verify_audit(caller: PlatformReader) -> Response:
     checked, breaks = await caller.services.audit.verify()
     return reply(
         AuditVerification(records=checked, intact=not breaks, breaks=[str(b) for b in breaks])
+    )
+
+
+async def organization_records(
+    services: Services, organization_id: str, *, after: int = 0, limit: int
+) -> list[AuditRecord]:
+    """The records about one organization: its keys (revoked ones too) are what most of them name."""
+    keys = await services.api_keys.list(include_revoked=True, organization_id=organization_id)
+    return await services.audit.records_of(
+        organization_id, {key.id for key in keys}, after=after, limit=limit
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from llmaas.api.admin.audit import organization_records
 from llmaas.api.console.i18n import formatter_for, language_of
 from llmaas.api.console.login import login_redirect
 from llmaas.api.console.rendering import page_headers, render
@@ -216,8 +217,5 @@ async def _recent_audit(services: Services, session: ConsoleSession) -> list[Aud
     if organization is None:
         records = await services.audit.latest(AUDIT_PAGE)
     else:
-        keys = await services.api_keys.list(include_revoked=True, organization_id=organization)
-        records = await services.audit.records_of(
-            organization, {k.id for k in keys}, limit=1_000_000
-        )
+        records = await organization_records(services, organization, limit=1_000_000)
     return list(reversed(records[-AUDIT_PAGE:]))
